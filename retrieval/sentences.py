@@ -1,0 +1,63 @@
+"""Sentence boundaries as character offsets, so quotes stay verbatim and locatable."""
+
+from __future__ import annotations
+
+import re
+
+# Abbreviations common in policy texts that end with a dot but do not end a sentence.
+_ABBREVIATIONS = {
+    "art", "arts", "sec", "secs", "no", "nos", "para", "paras", "e.g", "i.e", "etc", "mr", "mrs",
+    "ms", "dr", "st", "u.s", "u.k", "u.n", "e.u", "v", "vs", "cf", "fig", "figs", "p", "pp",
+    "op", "cit", "ibid", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec", "inc", "ltd", "co", "corp", "gen", "gov", "rep", "sen", "hon", "approx", "vol",
+    "ch", "subsec", "pub", "l", "stat", "reg", "oj", "al",
+}  # fmt: skip
+
+# A candidate boundary: end punctuation, optional closing quotes/brackets, then whitespace.
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+# A line break is a boundary when the next line starts a list item or the line ended a clause.
+_LINE_BREAK = re.compile(r"\n+")
+_LIST_START = re.compile(r"\s*(?:[•\-*–·▪●◦]|\(?[a-z0-9]{1,4}\)|\d+(?:\.\d+)*\.?\s)")
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the dot at ``dot`` ends a known abbreviation or a single initial."""
+    start = dot
+    while start > 0 and (text[start - 1].isalpha() or text[start - 1] == "."):
+        start -= 1
+    word = text[start:dot].lower()
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Offsets of the sentences in ``text[start:end]``, trimmed of surrounding whitespace."""
+    end = len(text) if end is None else end
+    cuts: set[int] = set()
+    segment = text[start:end]
+    for match in _END.finditer(segment):
+        dot = match.start()
+        if segment[dot] == "." and match.end() - dot == 1 and _is_abbreviation(segment, dot):
+            continue
+        following = segment[match.end() :].lstrip()
+        if following[:1].islower():
+            continue
+        cuts.add(start + match.end())
+    for match in _LINE_BREAK.finditer(segment):
+        before = segment[: match.start()].rstrip()
+        after = segment[match.end() :]
+        if len(match.group()) > 1 or before[-1:] in ".:;!?" or _LIST_START.match(after):
+            cuts.add(start + match.start())
+    spans = []
+    position = start
+    for cut in sorted(cuts | {end}):
+        if cut <= position:
+            continue
+        left, right = position, cut
+        while left < right and text[left].isspace():
+            left += 1
+        while right > left and text[right - 1].isspace():
+            right -= 1
+        if right > left:
+            spans.append((left, right))
+        position = cut
+    return spans

@@ -1,0 +1,122 @@
+"""Plain frozen values that cross layers (engine → CLI, bot, scripts, tests)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+_WARNING_WORDS = re.compile(r"\b(revoked|superseded|replaced|rescinded|repealed|withdrawn)\b", re.I)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One indexed document and where it came from."""
+
+    doc_id: str
+    title: str
+    publisher: str = ""
+    jurisdiction: str = ""
+    date: str = ""  # YYYY-MM-DD, or "" when unknown
+    url: str = ""
+    status: str = ""
+    license: str = ""
+    source: str = ""  # file path the text was read from
+    chunks: int = 0
+    added_by: str = ""
+    added_at: datetime | None = None
+
+    @property
+    def warning(self) -> str:
+        """The status line when it says the document is revoked or superseded, else ''."""
+        status = self.status.strip()
+        if _WARNING_WORDS.search(status) and not status.lower().startswith("in force"):
+            return status
+        return ""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A verbatim stretch of one document, with the sentence that answers highlighted."""
+
+    chunk_id: str
+    document: DocumentInfo
+    heading: str  # "Article 5 › Prohibited AI practices", or ""
+    text: str  # exactly document_text[start:end]
+    start: int
+    end: int
+    score: float = 0.0
+    highlights: tuple[tuple[int, int], ...] = ()  # offsets into ``text``
+    link: str = ""  # the document's url, with a #:~:text= fragment where it is a web page
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of the answer, quoted verbatim from passage number ``source`` (1-based)."""
+
+    text: str
+    source: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``ask`` returns: answer sentences first, then the passages that support them."""
+
+    question: str
+    sentences: tuple[AnswerSentence, ...]
+    passages: tuple[Passage, ...]  # best first; more than are shown at once
+    abstained: bool = False
+    nearest: tuple[DocumentInfo, ...] = ()  # when abstaining: the closest documents
+    elapsed_ms: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The answer sentences with citation markers, as one paragraph."""
+        return " ".join(f"{s.text} [{s.source}]" for s in self.sentences)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """A document that was added and indexed."""
+
+    document: DocumentInfo
+    passages: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What a (re-)index did."""
+
+    documents: int
+    chunks: int
+    embedded: int  # chunks whose embeddings were computed this run
+    seconds: float
+    rebuilt: bool  # False when the published index was already up to date
+    skipped: tuple[str, ...] = ()  # "path: reason" for files that could not be indexed
+    build_id: str = ""
+
+
+@dataclass(frozen=True)
+class Status:
+    """The state of the corpus and its published index."""
+
+    documents: int
+    chunks: int
+    model: str
+    dimension: int
+    chunker: str
+    build_id: str
+    built_at: datetime | None
+    corpus_dirs: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class AdminAction:
+    """One recorded admin action."""
+
+    actor: str
+    action: str  # add, add_url, remove, reindex
+    target: str
+    outcome: str  # ok, or the error message
+    at: datetime
