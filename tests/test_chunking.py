@@ -1,0 +1,109 @@
+"""Chunker properties: exact offsets, the token budget, sentence boundaries, heading paths."""
+
+from __future__ import annotations
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval.chunking import chunk_text, count_tokens, embedding_text, fit_to_model
+from retrieval.documents import load_path
+from retrieval.sentences import sentence_spans
+from tests.conftest import SHARED_CORPUS, needs_shared
+
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12)
+sentence = st.builds(
+    lambda ws, end: " ".join(ws).capitalize() + end,
+    st.lists(words, min_size=1, max_size=40),
+    st.sampled_from([".", "?", "!", ";", ""]),
+)
+paragraph = st.builds(" ".join, st.lists(sentence, min_size=1, max_size=8))
+heading = st.sampled_from(
+    ["Article 7", "CHAPTER II", "# Scope", "2.1 Risk Tolerance", "Definitions"]
+)
+document = st.builds(
+    "\n\n".join, st.lists(st.one_of(paragraph, paragraph, heading), min_size=1, max_size=12)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=document, budget=st.integers(min_value=8, max_value=120))
+def test_offsets_map_back_and_budget_holds(text, budget):
+    chunks = chunk_text(text, budget)
+    previous_end = 0
+    for chunk in chunks:
+        piece = text[chunk.start : chunk.end]
+        assert piece and piece == piece.strip()
+        assert chunk.start >= previous_end  # in order, never overlapping
+        assert count_tokens(piece) <= budget
+        assert chunk.tokens == count_tokens(piece)
+        previous_end = chunk.end
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=paragraph, budget=st.integers(min_value=8, max_value=60))
+def test_splits_at_sentence_ends_unless_a_sentence_is_too_long(text, budget):
+    spans = sentence_spans(text)
+    ends = {end for _, end in spans}
+    too_long = any(count_tokens(text[s:e]) > budget for s, e in spans)
+    for chunk in chunk_text(text, budget):
+        assert chunk.end in ends or too_long
+
+
+def test_every_word_of_the_body_is_in_some_chunk():
+    text = "Article 5\n\nProhibited AI practices\n\n" + " ".join(
+        f"Sentence {i} ends here." for i in range(200)
+    )
+    chunks = chunk_text(text, 50)
+    covered = "".join(text[c.start : c.end] for c in chunks)
+    assert covered.count("ends here.") == 200
+
+
+def test_heading_path_follows_structure():
+    text = (
+        "CHAPTER II\n\nPROHIBITED AI PRACTICES\n\nArticle 5\n\nProhibited AI practices\n\n"
+        "1. The following AI practices shall be prohibited: one, two.\n\n"
+        "Article 6\n\nClassification rules\n\nA system is high-risk when listed."
+    )
+    headings = [c.heading for c in chunk_text(text, 100)]
+    assert headings[0].endswith("Article 5 › Prohibited AI practices")
+    assert headings[0].startswith("CHAPTER II")
+    assert headings[-1].endswith("Article 6 › Classification rules")
+    assert "Article 5" not in headings[-1]
+
+
+def test_inline_numbered_sections_become_headings():
+    text = (
+        "4.8. Directing the Development of a National Security Memorandum. To develop a coordinated "
+        "approach, the Assistant shall act.\n\n5.1. Attracting AI Talent. Agencies shall act."
+    )
+    headings = [c.heading for c in chunk_text(text, 30)]
+    assert headings[0] == "4.8. Directing the Development of a National Security Memorandum"
+    assert headings[-1] == "5.1. Attracting AI Talent"
+
+
+@needs_shared
+def test_no_chunk_of_the_real_corpus_exceeds_the_model_input(real_embedder):
+    """Proved with the embedder's own tokenizer, over every document in ../shared/corpus."""
+    longest = 0
+    for path in sorted(SHARED_CORPUS.glob("*.md")):
+        if path.name == "README.md":
+            continue
+        doc = load_path(path, 10_000_000)
+        title = doc.meta["title"]
+        chunks = chunk_text(doc.text, 160)
+        fitted = fit_to_model(
+            doc.text, title, chunks, real_embedder.count_tokens, real_embedder.max_tokens
+        )
+        for chunk in fitted:
+            text = embedding_text(title, chunk.heading, doc.text[chunk.start : chunk.end])
+            longest = max(longest, real_embedder.count_tokens(text))
+    assert 0 < longest <= real_embedder.max_tokens
+
+
+@needs_shared
+def test_real_front_matter_parses():
+    meta = yaml.safe_load(
+        (SHARED_CORPUS / "techradar-us-uk-ai-safety-mou.md").read_text().split("---")[1]
+    )
+    assert meta["publisher"] == "TechRadar Pro"
