@@ -1,0 +1,1 @@
+"""PolicyBot's Discord adapter: slash commands, mentions and buttons over ``retrieval.Service``."""

@@ -1,0 +1,37 @@
+"""``python -m bot [--sync]``: start the Discord bot with settings from `.env` and the env."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pydantic import ValidationError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Run PolicyBot on Discord.")
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="publish the slash commands (to POLICYBOT_DISCORD_GUILD_ID at once, else globally)",
+    )
+    args = parser.parse_args(argv)
+
+    from retrieval.config import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        print(f"policybot: invalid settings: {problems}", file=sys.stderr)
+        return 2
+
+    from bot.app import run
+
+    return run(settings, sync=args.sync)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

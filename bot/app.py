@@ -1,0 +1,168 @@
+"""Build and run the Discord bot: ``create_bot`` (no connection) and ``run`` (the entry point)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.checks import UserCooldown
+from bot.errors import NO_MENTIONS, PolicyBotTree
+from bot.views import AnswerCache, AnswerView
+from retrieval.errors import PolicyBotError
+
+if TYPE_CHECKING:
+    from retrieval.config import Settings
+    from retrieval.service import Service
+
+log = logging.getLogger(__name__)
+
+API_VERSION_SUFFIX = re.compile(r"/api/v\d+/?$")
+
+
+def apply_endpoints(settings: Settings) -> None:
+    """Point discord.py at another REST base and gateway (a proxy, a compatible server, a fake).
+
+    discord.py keeps these as class attributes, so this applies to the whole process.
+    """
+    if settings.discord_api_base:
+        base = settings.discord_api_base.rstrip("/")
+        if not API_VERSION_SUFFIX.search(base):
+            base += "/api/v10"
+        discord.http.Route.BASE = base
+        log.info("Discord REST base: %s", base)
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+        log.info("Discord gateway: %s", settings.discord_gateway_url)
+
+
+class PolicyBot(commands.Bot):
+    """The bot: slash commands, mentions and answer buttons over one ``Service``."""
+
+    def __init__(self, settings: Settings, service: Service, *, sync: bool = False, **options):
+        # PolicyBot never joins voice: skip discord.py's warnings about missing voice libraries.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        intents = discord.Intents.default()
+        # Messages that mention the bot carry their text even without this privileged intent;
+        # it is only needed to read other messages, which PolicyBot does not do.
+        intents.message_content = bool(getattr(settings, "message_content_intent", False))
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=PolicyBotTree,
+            **options,
+        )
+        self.settings = settings
+        self.service = service
+        self.sync_commands = sync
+        self.answers = AnswerCache()
+        self.ask_cooldown = UserCooldown(settings.ask_cooldown_s)
+
+    async def add_cogs(self) -> None:
+        """Register the commands and listeners (no network)."""
+        from bot.admin import AdminCog
+        from bot.ask import AskCog
+
+        if self.get_cog("Ask") is None:
+            await self.add_cog(AskCog(self))
+        if self.get_cog("Admin") is None:
+            await self.add_cog(AdminCog(self))
+
+    async def setup_hook(self) -> None:
+        """Before the bot connects: load the model and index, register commands and buttons."""
+        started = asyncio.get_running_loop().time()
+        await asyncio.to_thread(self.service.load)
+        log.info("model and index loaded in %.1f s", asyncio.get_running_loop().time() - started)
+        await self.add_cogs()
+        # One persistent view handles every answer's buttons, also those sent before a restart.
+        self.add_view(AnswerView())
+        if self.sync_commands:
+            await self.sync_tree()
+
+    async def sync_tree(self) -> list[discord.app_commands.AppCommand]:
+        """Publish the slash commands: to the configured guild at once, else globally."""
+        guild_id = self.settings.discord_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally (may take up to an hour to appear)", len(synced))
+        return synced
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info(
+            "ready as %s (id %s) in %d guilds", user, user.id if user else "?", len(self.guilds)
+        )
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: mentions are handled by the Ask cog's listener."""
+
+
+def create_bot(settings: Settings, service: Service, *, sync: bool = False, **options) -> PolicyBot:
+    """The configured bot, not connected (for ``run``, tests and embedding)."""
+    apply_endpoints(settings)
+    return PolicyBot(settings, service, sync=sync, **options)
+
+
+def _fail(message: str) -> int:
+    print(f"policybot: {message}", file=sys.stderr)
+    return 1
+
+
+def run(settings: Settings, *, sync: bool, service: Service | None = None) -> int:
+    """Start the bot and serve until stopped; returns the process exit code."""
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not token:
+        return _fail(
+            "no Discord bot token: set POLICYBOT_DISCORD_TOKEN in .env or the environment "
+            "(see the README)."
+        )
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    if not logging.getLogger().handlers:
+        discord.utils.setup_logging(level=level)
+    else:  # the caller set up logging; still let the bot's own progress through
+        for name in ("bot", "discord"):
+            logging.getLogger(name).setLevel(level)
+    try:
+        if service is None:
+            from retrieval.service import Service
+
+            service = Service(settings)
+        bot = create_bot(settings, service, sync=sync)
+        asyncio.run(_serve(bot, token))
+    except discord.LoginFailure:
+        return _fail(
+            "Discord rejected the bot token (POLICYBOT_DISCORD_TOKEN): copy a fresh one from the "
+            "Developer Portal (Bot → Reset Token)."
+        )
+    except discord.PrivilegedIntentsRequired:
+        return _fail(
+            "Discord refused the Message Content intent: enable it in the Developer Portal "
+            "(Bot → Privileged Gateway Intents) or set POLICYBOT_MESSAGE_CONTENT_INTENT=false."
+        )
+    except PolicyBotError as err:
+        return _fail(str(err))
+    except aiohttp.ClientError as err:
+        return _fail(f"cannot reach Discord ({type(err).__name__}: {err}).")
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+async def _serve(bot: PolicyBot, token: str) -> None:
+    async with bot:
+        await bot.start(token)

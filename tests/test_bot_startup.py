@@ -1,0 +1,137 @@
+"""Start-up through a local fake gateway; the entry point's failures: one line, no traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from unittest.mock import patch
+
+import discord
+import pytest
+
+from bot.app import create_bot, run
+from bot.views import FULL_ID, MORE_ID
+from tests.discord_fakes import (
+    BOT_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    ROOT,
+    USER_ID,
+    FakeDiscord,
+    make_service,
+    make_settings,
+    member_payload,
+    message_payload,
+    user_payload,
+)
+
+TOKEN = "secret-token-do-not-print"
+
+
+@pytest.fixture
+async def fake(monkeypatch):
+    server = await FakeDiscord().start()
+    # create_bot points discord.py at the fake; monkeypatch restores the real URLs afterwards.
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    yield server
+    await server.stop()
+
+
+async def test_start_loads_first_then_ready_then_answers_a_mention_in_a_thread(tmp_path, fake):
+    settings = make_settings(
+        tmp_path, discord_api_base=fake.base, discord_gateway_url=fake.gateway_url
+    )
+    service = make_service(settings)
+    events: list[str] = []
+    bot = create_bot(settings, service, guild_ready_timeout=0.05)
+    real_load = service.load
+
+    def load():
+        real_load()
+        events.append("loaded")
+
+    async def on_ready():
+        events.append("ready")
+
+    bot.add_listener(on_ready)
+    with patch.object(service, "load", side_effect=load):
+        task = asyncio.create_task(bot.start(TOKEN))
+        try:
+            await asyncio.wait_for(bot.wait_until_ready(), 10)
+            assert events == ["loaded", "ready"]
+            assert bot.user.id == BOT_ID
+            assert bot.get_guild(GUILD_ID) is not None
+            assert bot.intents.message_content is False  # mentions work without it
+
+            message = message_payload(
+                content=f"<@{BOT_ID}> Who signed the MOU on AI safety testing?",
+                author=user_payload(USER_ID, "alice"),
+                mentions=[user_payload(BOT_ID, "PolicyBot", bot=True)],
+            )
+            message["member"] = {
+                k: v for k, v in member_payload(USER_ID, "alice").items() if k != "user"
+            }
+            await fake.dispatch("MESSAGE_CREATE", message)
+
+            [thread] = await fake.wait_for(
+                "POST", f"/channels/{CHANNEL_ID}/messages/{message['id']}/threads"
+            )
+            assert thread.json["name"] == "Who signed the MOU on AI safety testing?"
+            [thread_id] = fake.threads
+            [answer] = await fake.wait_for("POST", f"/channels/{thread_id}/messages")
+            in_channel = f"/api/v10/channels/{CHANNEL_ID}/messages"
+            assert not [r for r in fake.requests if r.path == in_channel]  # not in the channel
+            assert answer.json["allowed_mentions"] == {"parse": []}
+            assert answer.json["embeds"][0]["title"] == "Who signed the MOU on AI safety testing?"
+            ids = [c["custom_id"] for row in answer.json["components"] for c in row["components"]]
+            assert MORE_ID in ids and FULL_ID in ids
+        finally:
+            await bot.close()
+            await asyncio.wait_for(task, 10)
+    assert not fake.find("PUT", "/commands")  # no sync unless asked
+
+
+def test_run_without_a_token_is_one_clear_line(tmp_path, capsys):
+    settings = make_settings(tmp_path, discord_token=None)
+    assert run(settings, sync=False) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "POLICYBOT_DISCORD_TOKEN" in err
+    assert "Traceback" not in err
+
+
+async def test_run_with_a_rejected_token_is_one_clear_line(tmp_path, fake, capsys, caplog):
+    fake.reject_token = True
+    settings = make_settings(tmp_path, discord_api_base=fake.base, discord_token=TOKEN)
+    service = make_service(settings)
+    code = await asyncio.to_thread(run, settings, sync=False, service=service)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Discord rejected the bot token" in err
+    assert "Traceback" not in err
+    assert TOKEN not in err and TOKEN not in caplog.text
+    assert fake.find("GET", "/users/@me")
+
+
+def test_python_m_bot_without_a_token(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICYBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--sync"],
+        cwd=tmp_path,  # no .env here
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "policybot: no Discord bot token: set POLICYBOT_DISCORD_TOKEN in .env or the environment "
+        "(see the README)."
+    ]
