@@ -53,7 +53,7 @@ class PolicyBot(commands.Bot):
         intents = discord.Intents.default()
         # Messages that mention the bot carry their text even without this privileged intent;
         # it is only needed to read other messages, which PolicyBot does not do.
-        intents.message_content = bool(getattr(settings, "message_content_intent", False))
+        intents.message_content = settings.message_content_intent
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,

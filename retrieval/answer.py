@@ -26,6 +26,7 @@ DENSE_WEIGHT = 0.5
 # (a capitalised word) appears in none of the leading passages. Chosen on ../shared/eval/dev.jsonl.
 MIN_SUPPORT = 0.8
 NAMED_SUPPORT = 1.1
+MIN_DENSE = 0.25  # below this the top passage is about something else, whatever words it shares
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*)")
 
 
@@ -91,7 +92,7 @@ def compose(
         term not in leading for name in _NAME.findall(question) for term in terms(name)
     )
     needed = (NAMED_SUPPORT if unmatched_name else MIN_SUPPORT) + min_support
-    if support < needed:
+    if support < needed or candidates.dense[top] < MIN_DENSE + min_support:
         nearest = []
         for row in ranked:
             info = snapshot.documents[snapshot.passages[row].doc_id]

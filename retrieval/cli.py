@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from retrieval.errors import PolicyBotError
@@ -294,16 +295,22 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=level, stream=sys.stderr)
     logging.getLogger("bm25s").setLevel(level)
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # returns typer.Exit's code in this mode
     except PolicyBotError as err:
         typer.echo(f"Error: {err}", err=True)
         sys.exit(1)
-    except (typer.Exit, SystemExit) as done:
-        sys.exit(getattr(done, "exit_code", getattr(done, "code", 0)))
-    except typer.Abort:
+    except click.ClickException as err:  # a usage error: click's own one-line message
+        err.show()
+        sys.exit(err.exit_code)
+    except click.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(130)
     except Exception as err:  # the user gets one line; details go to the log at DEBUG
         logging.getLogger(__name__).debug("unexpected error", exc_info=True)
         typer.echo(f"Error: unexpected {type(err).__name__}: {err}", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     )
     ask_cooldown_s: float = Field(10.0, ge=0, description="Per-user pause between /ask calls.")
     message_content_intent: bool = Field(
-        False, description="Request the privileged Message Content intent (enable it in the portal)."
+        False,
+        description="Request the privileged Message Content intent (enable it in the portal).",
     )
     discord_api_base: str = Field(
         "", description="Discord REST base URL override (tests, proxies)."
