@@ -24,7 +24,7 @@ def _stemmer():
 _QUESTION_WORDS = {
     "who", "whom", "whose", "what", "when", "where", "which", "why", "how", "does", "did", "do",
     "can", "could", "would", "should", "say", "says", "said", "tell", "according", "many", "much",
-    "i", "me", "my", "we", "our", "you", "your", "still",
+    "i", "me", "my",
 }  # fmt: skip
 
 
@@ -84,14 +84,10 @@ class LexicalIndex:
         return int(self._retriever.scores["num_docs"])
 
     def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term.
-
-        A term the corpus lacks gets a modest weight (1.0): a typo should not decide alone,
-        but a question made only of unknown words is not supported by any passage.
-        """
+        """Inverse document frequency of a stemmed term; 0 for a term the corpus lacks."""
         term_id = self._retriever.vocab_dict.get(term)
         if term_id is None:
-            return 1.0
+            return 0.0
         indptr = self._retriever.scores["indptr"]
         df = int(indptr[term_id + 1] - indptr[term_id])
         n = self.size
