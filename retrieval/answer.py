@@ -26,7 +26,6 @@ DENSE_WEIGHT = 0.5
 # (a capitalised word) appears in none of the leading passages. Chosen on ../shared/eval/dev.jsonl.
 MIN_SUPPORT = 0.8
 NAMED_SUPPORT = 1.1
-UNKNOWN_TERM_WEIGHT = 1.0
 MIN_DENSE = 0.25  # below this the top passage is about something else, whatever words it shares
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*)")
 
@@ -87,10 +86,7 @@ def compose(
     ranked += [row for row in candidates.rows[POOL:] if row not in ranked]
     ranked = ranked[: 2 * top_k]
     top = ranked[0]
-    # Words the corpus lacks weigh 1.0 here: a typo should not decide alone, but a question
-    # made only of unknown words is not supported by a passage that shares a stray word.
-    support_weights = {t: w or UNKNOWN_TERM_WEIGHT for t, w in weights.items()}
-    support = candidates.dense[top] + coverage(support_weights, _context(snapshot, top))
+    support = candidates.dense[top] + coverage(weights, _context(snapshot, top))
     leading = set().union(*(terms(_context(snapshot, row)) for row in ranked[:3]))
     unmatched_name = any(
         term not in leading for name in _NAME.findall(question) for term in terms(name)
