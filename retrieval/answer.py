@@ -43,12 +43,11 @@ def _weighted_terms(question: str, snapshot: Snapshot) -> dict[str, float]:
     return {t: snapshot.lexical.idf(t) for t in set(terms(question))}
 
 
-def coverage(weights: dict[str, float], text: str) -> float:
-    """Share of the question's IDF weight whose terms occur in ``text``."""
+def coverage(weights: dict[str, float], present: set[str]) -> float:
+    """Share of the question's IDF weight whose terms are among ``present``."""
     total = sum(weights.values())
     if not total:
         return 0.0
-    present = set(terms(text))
     return sum(w for t, w in weights.items() if t in present) / total
 
 
@@ -72,22 +71,22 @@ def compose(
     for sentence in sentences:
         if sentence.row not in best_in_row or sentence.score > best_in_row[sentence.row].score:
             best_in_row[sentence.row] = sentence
+    context_terms = {row: set(terms(_context(snapshot, row))) for row in pool}
 
     def passage_score(row: int) -> float:
-        context = _context(snapshot, row)
         best = best_in_row[row].score if row in best_in_row else 0.0
         return (
             best
             + DENSE_WEIGHT * candidates.dense[row]
-            + LEXICAL_WEIGHT * coverage(weights, context)
+            + LEXICAL_WEIGHT * coverage(weights, context_terms[row])
         )
 
     ranked = _diversify(sorted(pool, key=passage_score, reverse=True), snapshot)
     ranked += [row for row in candidates.rows[POOL:] if row not in ranked]
     ranked = ranked[: 2 * top_k]
-    top = ranked[0]
-    support = candidates.dense[top] + coverage(weights, _context(snapshot, top))
-    leading = set().union(*(terms(_context(snapshot, row)) for row in ranked[:3]))
+    top = ranked[0]  # ranked starts with the pool, so its leading rows have context terms
+    support = candidates.dense[top] + coverage(weights, context_terms[top])
+    leading = set().union(*(context_terms[row] for row in ranked[:3]))
     unmatched_name = any(
         term not in leading for name in _NAME.findall(question) for term in terms(name)
     )
@@ -100,7 +99,7 @@ def compose(
                 nearest.append(info)
         return Answer(question, (), (), abstained=True, nearest=tuple(nearest[:3]))
 
-    chosen = _answer_sentences(sentences, ranked[:top_k])
+    chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k])
     position = {row: i for i, row in enumerate(ranked)}
     answer_sentences = tuple(
         AnswerSentence(snapshot.passages[s.row].text[s.start : s.end], position[s.row] + 1)
@@ -141,25 +140,27 @@ def _score_sentences(snapshot, pool, weights, query_vector, embedder) -> list[_S
             row,
             s,
             e,
-            float(cos) + LEXICAL_WEIGHT * coverage(weights, f"{heading[row]}\n{text}"),
+            float(cos) + LEXICAL_WEIGHT * coverage(weights, set(terms(f"{heading[row]}\n{text}"))),
             text[-3:],
         )
         for (row, s, e), text, cos in zip(spans, texts, cosines, strict=True)
     ]
 
 
-def _answer_sentences(sentences: list[_Sentence], shown: list[int]) -> list[_Sentence]:
-    """The best sentence of each leading passage, while close to the overall best.
+def _answer_sentences(
+    sentences: list[_Sentence], best_in_row: dict[int, _Sentence], shown: list[int]
+) -> list[_Sentence]:
+    """The best sentence of each shown passage, while close to the overall best.
 
     A sentence that introduces a list (ends with ':') brings the next sentence along.
     """
-    best_per_row: dict[int, _Sentence] = {}
-    for s in sentences:
-        if s.row in shown and (s.row not in best_per_row or s.score > best_per_row[s.row].score):
-            best_per_row[s.row] = s
-    if not best_per_row:
+    ranked = sorted(
+        (best_in_row[row] for row in shown if row in best_in_row),
+        key=lambda s: s.score,
+        reverse=True,
+    )
+    if not ranked:
         return []
-    ranked = sorted(best_per_row.values(), key=lambda s: s.score, reverse=True)
     chosen: list[_Sentence] = []
     for s in ranked:
         if s.score < ranked[0].score - SENTENCE_MARGIN or len(chosen) >= MAX_ANSWER_SENTENCES:
