@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import discord
 
+from retrieval.sentences import sentence_spans
 from retrieval.types import AddResult, Answer, DocumentInfo, IndexReport, Passage
 
 # Discord limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -38,7 +39,6 @@ ANSWER_COLOUR = discord.Colour.blue()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
 _QUESTION_PREFIX = "Question: "
 _JURISDICTION_RE = re.compile(r"^Jurisdiction: (?P<j>.+?) · ", re.M)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])(?P<close>[\"'”’)\]]*)\s+|\n\s*")
 _SPACE = re.compile(r"\s+")
 _UNESCAPE = re.compile(r"\\(.)", re.S)
 
@@ -56,20 +56,6 @@ def link_text(text: str) -> str:
 def unescape(text: str) -> str:
     """Undo :func:`escape` (best effort: used to read a question back from an embed title)."""
     return _UNESCAPE.sub(r"\1", text)
-
-
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence (or line) of ``text``, without surrounding whitespace."""
-    out: list[tuple[int, int]] = []
-    pos = 0
-    for m in _SENTENCE_END.finditer(text):
-        end = m.start() + len(m.group("close") or "")
-        if text[pos:end].strip():
-            out.append((pos, end))
-        pos = m.end()
-    if text[pos:].strip():
-        out.append((pos, len(text.rstrip())))
-    return [(_skip_space(text, a), b) for a, b in out]
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -108,7 +94,7 @@ def fit(text: str, limit: int, render: Callable[[str], str] = escape) -> str:
         return out + ELLIPSIS if out and len(out) <= room else None
 
     # Rendering never shortens text, so no prefix longer than ``room`` can fit.
-    for _, end in reversed([s for s in _sentences(text) if s[1] <= room]):
+    for _, end in reversed([s for s in sentence_spans(text) if s[1] <= room]):
         if out := ok(end):
             return out
     for end in reversed(_word_ends(text, 0, room)):
@@ -173,7 +159,7 @@ def fit_quote(text: str, highlights: Sequence[tuple[int, int]], limit: int) -> s
     full = render(first, len(text))
     if len(full) <= limit:
         return full
-    sentences = _sentences(text)
+    sentences = sentence_spans(text)
     focus = spans[0][0] if spans else first
     core = next((i for i, (_, e) in enumerate(sentences) if focus < e), 0)
     if len(render(*sentences[core])) > limit:
