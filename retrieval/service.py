@@ -441,7 +441,8 @@ class Service:
                 document = rows[chunk.doc_id]
                 text = document.text[chunk.start : chunk.end]
                 todo[chunk.text_hash] = embedding_text(document.title, chunk.heading, text)
-        hashes = list(todo)
+        # Similar lengths per batch: the model pads each batch to its longest text.
+        hashes = sorted(todo, key=lambda h: len(todo[h]))
         if progress:
             progress(0, len(hashes))
         for start in range(0, len(hashes), EMBED_BATCH):
