@@ -8,19 +8,24 @@ from urllib.parse import quote
 
 import numpy as np
 
+from retrieval.answer_types import expected_type, has_answer_shape
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
 from retrieval.index import Snapshot
 from retrieval.lexical import terms
-from retrieval.sentences import sentence_spans
+from retrieval.sentences import introduces_list, sentence_spans
 from retrieval.types import Answer, AnswerSentence, Passage
 
-POOL = 12  # candidates whose sentences are scored
+POOL = 10  # candidates whose sentences are scored
+EACH_BEST = 5  # and the best of each retriever, wherever fusion put them
 MAX_ANSWER_SENTENCES = 3
 SENTENCE_MARGIN = 0.1  # further sentences must score within this of the best
+LIST_CONTINUATION = 2  # passages shown after one that introduces a list
 PER_DOCUMENT = 2  # passages from one document before others get a turn
 LEXICAL_WEIGHT = 0.35
-DENSE_WEIGHT = 0.5
+SHAPE_WEIGHT = 0.1  # for a sentence holding the kind of answer asked for (a date for "when")
+DENSE_WEIGHT = 1.0
+BM25_WEIGHT = 0.4
 # Support = the top passage's cosine to the question plus the share of the question's IDF weight
 # it covers. Abstain below MIN_SUPPORT, or below NAMED_SUPPORT when a name in the question
 # (a capitalised word) appears in none of the leading passages. Chosen on ../shared/eval/dev.jsonl.
@@ -36,7 +41,7 @@ class _Sentence:
     start: int
     end: int
     score: float
-    text_end: str  # the sentence's last characters, to spot list introductions
+    opens_list: bool  # the sentence announces a list ("… the following:")
 
 
 def _weighted_terms(question: str, snapshot: Snapshot) -> dict[str, float]:
@@ -62,11 +67,12 @@ def compose(
     min_support: float = 0.0,
 ) -> Answer:
     """Pick answer sentences from the best passages, or abstain and name the nearest documents."""
-    pool = candidates.rows[:POOL]
+    rows = [row for row in candidates.rows if _says_more_than_its_labels(snapshot, row)]
+    pool = _pool(rows, candidates)
     if not pool:
         return Answer(question, (), (), abstained=True)
     weights = _weighted_terms(question, snapshot)
-    sentences = _score_sentences(snapshot, pool, weights, query_vector, embedder)
+    sentences = _score_sentences(question, snapshot, pool, weights, query_vector, embedder)
     best_in_row: dict[int, _Sentence] = {}
     for sentence in sentences:
         if sentence.row not in best_in_row or sentence.score > best_in_row[sentence.row].score:
@@ -79,19 +85,21 @@ def compose(
             best
             + DENSE_WEIGHT * candidates.dense[row]
             + LEXICAL_WEIGHT * coverage(weights, context_terms[row])
+            + BM25_WEIGHT * candidates.lexical[row]
         )
 
     ranked = _diversify(sorted(pool, key=passage_score, reverse=True), snapshot)
-    ranked += [row for row in candidates.rows[POOL:] if row not in ranked]
+    ranked = _with_list_continuation(ranked, best_in_row, snapshot)
+    ranked += [row for row in rows if row not in set(pool)]
     ranked = ranked[: 2 * top_k]
-    top = ranked[0]  # ranked starts with the pool, so its leading rows have context terms
-    support = candidates.dense[top] + coverage(weights, context_terms[top])
-    leading = set().union(*(context_terms[row] for row in ranked[:3]))
+    # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
+    support = max(candidates.dense[row] + coverage(weights, context_terms[row]) for row in pool)
+    leading = set().union(*(context_terms[row] for row in pool[:3]))
     unmatched_name = any(
         term not in leading for name in _NAME.findall(question) for term in terms(name)
     )
     needed = (NAMED_SUPPORT if unmatched_name else MIN_SUPPORT) + min_support
-    if support < needed or candidates.dense[top] < MIN_DENSE + min_support:
+    if support < needed or max(candidates.dense.values()) < MIN_DENSE + min_support:
         nearest = []
         for row in ranked:
             info = snapshot.documents[snapshot.passages[row].doc_id]
@@ -120,12 +128,29 @@ def compose(
     return Answer(question, answer_sentences, passages)
 
 
+def _pool(rows: list[int], candidates: Candidates) -> list[int]:
+    """The leading fused rows, plus each retriever's own best: fusion can bury a row that only
+    one of them finds (a paraphrase the words miss, a rare term the vectors miss)."""
+    pool = rows[:POOL]
+    for scores in (candidates.dense, candidates.lexical):
+        best = sorted(rows, key=scores.__getitem__, reverse=True)[:EACH_BEST]
+        pool += [row for row in best if row not in pool]
+    return pool
+
+
+def _says_more_than_its_labels(snapshot: Snapshot, row: int) -> bool:
+    """False for a passage that only repeats its document's title or its heading."""
+    passage = snapshot.passages[row]
+    labels = f"{snapshot.documents[passage.doc_id].title}\n{passage.heading}"
+    return not set(terms(passage.text)) <= set(terms(labels))
+
+
 def _context(snapshot: Snapshot, row: int) -> str:
     passage = snapshot.passages[row]
     return f"{snapshot.documents[passage.doc_id].title}\n{passage.heading}\n{passage.text}"
 
 
-def _score_sentences(snapshot, pool, weights, query_vector, embedder) -> list[_Sentence]:
+def _score_sentences(question, snapshot, pool, weights, query_vector, embedder) -> list[_Sentence]:
     spans = []
     for row in pool:
         text = snapshot.passages[row].text
@@ -135,13 +160,16 @@ def _score_sentences(snapshot, pool, weights, query_vector, embedder) -> list[_S
     texts = [snapshot.passages[row].text[s:e] for row, s, e in spans]
     cosines = embedder.embed(texts) @ query_vector
     heading = {row: snapshot.passages[row].heading for row in pool}
+    kind = expected_type(question)
     return [
         _Sentence(
             row,
             s,
             e,
-            float(cos) + LEXICAL_WEIGHT * coverage(weights, set(terms(f"{heading[row]}\n{text}"))),
-            text[-3:],
+            float(cos)
+            + LEXICAL_WEIGHT * coverage(weights, set(terms(f"{heading[row]}\n{text}")))
+            + SHAPE_WEIGHT * has_answer_shape(kind, text),
+            introduces_list(text),
         )
         for (row, s, e), text, cos in zip(spans, texts, cosines, strict=True)
     ]
@@ -167,10 +195,26 @@ def _answer_sentences(
             break
         chosen.append(s)
         following = [t for t in sentences if t.row == s.row and t.start >= s.end]
-        if s.text_end.endswith(":") and following and len(chosen) < MAX_ANSWER_SENTENCES:
+        if s.opens_list and following and len(chosen) < MAX_ANSWER_SENTENCES:
             chosen.append(min(following, key=lambda t: t.start))
     order = {row: i for i, row in enumerate(shown)}
     return sorted(chosen, key=lambda s: (order[s.row], s.start))
+
+
+def _with_list_continuation(
+    ranked: list[int], best_in_row: dict[int, _Sentence], snapshot: Snapshot
+) -> list[int]:
+    """When the best passage announces a list, the passages that carry the list on follow it."""
+    top = ranked[0]
+    if top not in best_in_row or not best_in_row[top].opens_list:
+        return ranked
+    continuation, row = [], top
+    while len(continuation) < LIST_CONTINUATION and row in snapshot.next_row:
+        row = snapshot.next_row[row]
+        if snapshot.passages[row].heading != snapshot.passages[top].heading:
+            break
+        continuation.append(row)
+    return [top, *continuation] + [row for row in ranked[1:] if row not in continuation]
 
 
 def _diversify(rows: list[int], snapshot: Snapshot) -> list[int]:

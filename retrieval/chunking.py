@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from retrieval.sentences import sentence_spans
+from retrieval.sentences import introduces_list, sentence_spans
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 HEADING_SEPARATOR = " › "
 _MAX_HEADING_CHARS = 90
 _MAX_PATH_PARTS = 4
@@ -110,7 +110,20 @@ def _blocks(text: str) -> list[tuple[int, int, int | None]]:
             previous_end = start + len(line)
         if body_start is not None:
             blocks.append((body_start, previous_end, None))
-    return blocks
+    return _demote_guessed_runs(blocks)
+
+
+def _demote_guessed_runs(
+    blocks: list[tuple[int, int, int | None]],
+) -> list[tuple[int, int, int | None]]:
+    """Short lines in a row (a signature block, a list of names) are content, not headings."""
+    guessed = [level == _PLAIN_LEVEL for _, _, level in blocks]
+    return [
+        (start, end, None)
+        if guessed[i] and ((i > 0 and guessed[i - 1]) or (i + 1 < len(blocks) and guessed[i + 1]))
+        else (start, end, level)
+        for i, (start, end, level) in enumerate(blocks)
+    ]
 
 
 def _heading_label(line: str) -> str:
@@ -137,17 +150,25 @@ class _Path:
 
 
 def chunk_text(text: str, budget: int, counter: Callable[[str], int] = count_tokens) -> list[Chunk]:
-    """Split ``text`` into chunks of at most ``budget`` tokens, never mid-sentence if avoidable."""
+    """Split ``text`` into chunks of at most ``budget`` tokens, never mid-sentence if avoidable.
+
+    A list's introduction stays with its first item, and a chunk too small to stand alone takes
+    the leading sentences of the next paragraph, so neither is retrieved without its content.
+    """
     chunks: list[Chunk] = []
     path = _Path()
-    current: tuple[int, int] | None = None
+    pending: list[tuple[int, int]] = []  # the paragraphs (or parts) of the chunk being built
 
-    def flush() -> None:
-        nonlocal current
-        if current is not None:
-            start, end = current
+    def fits(start: int, end: int) -> bool:
+        return counter(text[start:end]) <= budget
+
+    def flush(keep: int = 0) -> None:
+        """Emit the pending paragraphs except the last ``keep``, which start the next chunk."""
+        nonlocal pending
+        done, pending = pending[: len(pending) - keep], pending[len(pending) - keep :]
+        if done:
+            start, end = done[0][0], done[-1][1]
             chunks.append(Chunk(start, end, str(path), counter(text[start:end])))
-            current = None
 
     for start, end, level in _blocks(text):
         if level is not None:
@@ -162,12 +183,27 @@ def chunk_text(text: str, budget: int, counter: Callable[[str], int] = count_tok
             number = inline.group(2)
             label = inline.group(1).rstrip(".")[:_MAX_HEADING_CHARS]
             path.push(3 + number.count("."), label, number)
-        if current is not None and counter(text[current[0] : end]) <= budget:
-            current = (current[0], end)
+        if pending and fits(pending[0][0], end):
+            pending.append((start, end))
             continue
+        if (
+            len(pending) > 1
+            and _ends_with_list_intro(text, *pending[-1])
+            and fits(pending[-1][0], end)
+        ):
+            flush(keep=1)
+            pending.append((start, end))
+            continue
+        if pending and (
+            _ends_with_list_intro(text, *pending[-1])
+            or 3 * counter(text[pending[0][0] : pending[-1][1]]) < budget
+        ):
+            start = _take_leading_sentences(text, start, end, pending, fits)
         flush()
-        if counter(text[start:end]) <= budget:
-            current = (start, end)
+        if start >= end:
+            continue
+        if fits(start, end):
+            pending = [(start, end)]
             continue
         for piece_start, piece_end in _split_long(text, start, end, budget, counter):
             chunks.append(
@@ -175,6 +211,25 @@ def chunk_text(text: str, budget: int, counter: Callable[[str], int] = count_tok
             )
     flush()
     return chunks
+
+
+def _ends_with_list_intro(text: str, start: int, end: int) -> bool:
+    return introduces_list(text[slice(*sentence_spans(text, start, end)[-1])])
+
+
+def _take_leading_sentences(text, start, end, pending, fits) -> int:
+    """Move into ``pending`` the leading sentences of ``text[start:end]`` that fit with it.
+
+    Returns where the rest of the paragraph starts.
+    """
+    spans = sentence_spans(text, start, end)
+    taken = 0
+    while taken < len(spans) - 1 and fits(pending[0][0], spans[taken][1]):
+        taken += 1
+    if not taken:
+        return start
+    pending.append((start, spans[taken - 1][1]))
+    return spans[taken][0]
 
 
 def _split_long(text: str, start: int, end: int, budget: int, counter) -> list[tuple[int, int]]:

@@ -7,6 +7,7 @@ A build killed at any moment leaves only a ``.tmp-*`` folder; CURRENT still name
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -65,9 +66,21 @@ class Snapshot:
     vectors: faiss.Index
     lexical: LexicalIndex
     rows_by_chunk: dict[str, int] = field(default_factory=dict)
+    next_row: dict[int, int] = field(
+        default_factory=dict
+    )  # the passage that follows in its document
 
     def __post_init__(self) -> None:
         self.rows_by_chunk = {p.chunk_id: row for row, p in enumerate(self.passages)}
+        order = sorted(
+            range(len(self.passages)),
+            key=lambda r: (self.passages[r].doc_id, self.passages[r].start),
+        )
+        self.next_row = {
+            row: following
+            for row, following in itertools.pairwise(order)
+            if self.passages[row].doc_id == self.passages[following].doc_id
+        }
 
     def dense_scores(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None):
         """(rows, cosine scores) of the k nearest passages, restricted to ``allowed`` rows."""

@@ -30,9 +30,9 @@ _QUESTION_WORDS = {
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(STOPWORDS_EN) | _QUESTION_WORDS
+    return frozenset(STOPWORDS_EN_PLUS) | _QUESTION_WORDS
 
 
 def words(text: str) -> list[str]:

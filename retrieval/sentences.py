@@ -61,3 +61,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             spans.append((left, right))
         position = cut
     return spans
+
+
+def introduces_list(sentence: str) -> bool:
+    """True for a sentence that announces what follows ("… shall be prohibited:")."""
+    sentence = sentence.rstrip()
+    return sentence.endswith(":") or "the following" in sentence.lower()
