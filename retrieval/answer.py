@@ -17,10 +17,12 @@ from retrieval.sentences import introduces_list, sentence_spans
 from retrieval.types import Answer, AnswerSentence, Passage
 
 POOL = 10  # candidates whose sentences are scored
-EACH_BEST = 5  # and the best of each retriever, wherever fusion put them
+EACH_BEST = 7  # and the best of each retriever, wherever fusion put them
+SHORTLIST = 10  # of those, the best by retrieval scores have their sentences scored
 MAX_ANSWER_SENTENCES = 3
 SENTENCE_MARGIN = 0.1  # further sentences must score within this of the best
 LIST_CONTINUATION = 2  # passages shown after one that introduces a list
+DIVERSITY_MARGIN = 0.2  # how much better a third passage of one document must score
 PER_DOCUMENT = 2  # passages from one document before others get a turn
 LEXICAL_WEIGHT = 0.35
 SHAPE_WEIGHT = 0.1  # for a sentence holding the kind of answer asked for (a date for "when")
@@ -72,26 +74,28 @@ def compose(
     if not pool:
         return Answer(question, (), (), abstained=True)
     weights = _weighted_terms(question, snapshot)
-    sentences = _score_sentences(question, snapshot, pool, weights, query_vector, embedder)
+    context_terms = {row: set(terms(_context(snapshot, row))) for row in pool}
+    retrieval_score = {
+        row: DENSE_WEIGHT * candidates.dense[row]
+        + LEXICAL_WEIGHT * coverage(weights, context_terms[row])
+        + BM25_WEIGHT * candidates.lexical[row]
+        for row in pool
+    }
+    by_retrieval = sorted(pool, key=retrieval_score.__getitem__, reverse=True)
+    shortlist = by_retrieval[:SHORTLIST]  # only these have their sentences embedded
+    sentences = _score_sentences(question, snapshot, shortlist, weights, query_vector, embedder)
     best_in_row: dict[int, _Sentence] = {}
     for sentence in sentences:
         if sentence.row not in best_in_row or sentence.score > best_in_row[sentence.row].score:
             best_in_row[sentence.row] = sentence
-    context_terms = {row: set(terms(_context(snapshot, row))) for row in pool}
-
-    def passage_score(row: int) -> float:
-        best = best_in_row[row].score if row in best_in_row else 0.0
-        return (
-            best
-            + DENSE_WEIGHT * candidates.dense[row]
-            + LEXICAL_WEIGHT * coverage(weights, context_terms[row])
-            + BM25_WEIGHT * candidates.lexical[row]
-        )
-
-    ranked = _diversify(sorted(pool, key=passage_score, reverse=True), snapshot)
-    ranked = _with_list_continuation(ranked, best_in_row, snapshot)
-    ranked += [row for row in rows if row not in set(pool)]
-    ranked = ranked[: 2 * top_k]
+    scores = {
+        row: retrieval_score[row] + (best_in_row[row].score if row in best_in_row else 0.0)
+        for row in shortlist
+    }
+    ranked = _diversify(sorted(shortlist, key=scores.__getitem__, reverse=True), scores, snapshot)
+    in_pool = set(pool)
+    ranked += by_retrieval[SHORTLIST:] + [row for row in rows if row not in in_pool]
+    ranked = _with_list_continuation(ranked, best_in_row, snapshot)[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
     support = max(candidates.dense[row] + coverage(weights, context_terms[row]) for row in pool)
     leading = set().union(*(context_terms[row] for row in pool[:3]))
@@ -217,15 +221,25 @@ def _with_list_continuation(
     return [top, *continuation] + [row for row in ranked[1:] if row not in continuation]
 
 
-def _diversify(rows: list[int], snapshot: Snapshot) -> list[int]:
-    """Keep the order, but defer a document's passages beyond the first few."""
-    seen: dict[str, int] = {}
-    first, later = [], []
-    for row in rows:
-        doc_id = snapshot.passages[row].doc_id
-        seen[doc_id] = seen.get(doc_id, 0) + 1
-        (first if seen[doc_id] <= PER_DOCUMENT else later).append(row)
-    return first + later
+def _diversify(rows: list[int], score: dict[int, float], snapshot: Snapshot) -> list[int]:
+    """Best first, but a document already shown ``PER_DOCUMENT`` times yields to another
+    document's passage unless it scores clearly higher (a question about one act stays there)."""
+    shown: dict[str, int] = {}
+    remaining, ordered = list(rows), []
+    while remaining:
+        pick = remaining[0]
+        if shown.get(snapshot.passages[pick].doc_id, 0) >= PER_DOCUMENT:
+            fresh = next(
+                (r for r in remaining if shown.get(snapshot.passages[r].doc_id, 0) < PER_DOCUMENT),
+                None,
+            )
+            if fresh is not None and score[pick] - score[fresh] <= DIVERSITY_MARGIN:
+                pick = fresh
+        remaining.remove(pick)
+        ordered.append(pick)
+        doc_id = snapshot.passages[pick].doc_id
+        shown[doc_id] = shown.get(doc_id, 0) + 1
+    return ordered
 
 
 def to_passage(
