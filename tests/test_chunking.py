@@ -82,6 +82,53 @@ def test_inline_numbered_sections_become_headings():
     assert headings[-1] == "5.1. Attracting AI Talent"
 
 
+def _chunk_texts(text: str, budget: int) -> list[str]:
+    return [text[c.start : c.end] for c in chunk_text(text, budget)]
+
+
+def test_a_list_introduction_moves_to_the_chunk_of_its_first_item():
+    intro = "Until the conditions are defined, reporting is required for:"
+    text = (
+        "(a) Companies shall report their training runs and the results of all red-team tests.\n\n"
+        f"(b) The Secretary shall define the technical conditions. {intro}\n\n"
+        "(i) any model trained using more than 10^26 operations; and\n\n"
+        "(ii) any computing cluster with a capacity above 10^20 operations per second."
+    )
+    budget = count_tokens(text[: text.index("(i)")].strip())  # (a) and (b) fit; (i) does not
+    with_item = next(t for t in _chunk_texts(text, budget) if "10^26" in t)
+    assert intro in with_item
+    assert "(a) Companies" not in with_item
+
+
+def test_a_tiny_chunk_takes_the_leading_sentences_of_the_next_paragraph():
+    intro = "Sec. 2. Objectives. Three objectives will guide these activities."
+    item = "(a) First, the United States must lead the world in safe AI. " + " ".join(
+        f"Supporting sentence number {i} adds detail." for i in range(30)
+    )
+    chunks = _chunk_texts(f"{intro}\n\n{item}", 60)
+    assert chunks[0].startswith(intro)
+    assert "lead the world" in chunks[0]
+    assert all(count_tokens(c) <= 60 for c in chunks)
+
+
+def test_a_run_of_short_lines_is_kept_as_text_not_taken_for_headings():
+    text = (
+        "Article 113\n\nThis Regulation shall apply from 2 August 2026.\n\n"
+        "Done at Brussels, 13 June 2024.\n\nFor the European Parliament\n\nThe President\n\n"
+        "R. METSOLA\n\nFor the Council\n\nThe President\n\nM. MICHEL"
+    )
+    body = " ".join(_chunk_texts(text, 160))
+    for name in ("For the European Parliament", "R. METSOLA", "M. MICHEL"):
+        assert name in body
+
+
+def test_a_single_short_line_before_a_paragraph_is_still_a_heading():
+    text = "Risk Tolerance\n\nThe framework does not prescribe risk tolerance."
+    chunks = chunk_text(text, 160)
+    assert [c.heading for c in chunks] == ["Risk Tolerance"]
+    assert text[chunks[0].start : chunks[0].end].startswith("The framework")
+
+
 @needs_shared
 def test_no_chunk_of_the_real_corpus_exceeds_the_model_input(real_embedder):
     """Proved with the embedder's own tokenizer, over every document in ../shared/corpus."""

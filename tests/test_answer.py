@@ -1,0 +1,135 @@
+"""Composing answers: answer shapes, passage order, lists, and passages with nothing to say."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from retrieval.answer import _diversify
+from retrieval.answer_types import expected_type, has_answer_shape
+from retrieval.config import Settings
+from retrieval.service import Service
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When was the MOU signed?", "date"),
+        ("From what date does most of the Act apply?", "date"),
+        ("what's the deadline to tell the regulators?", "date"),
+        ("How does the AI RMF define risk?", "definition"),
+        ("What is meant by a frontier model?", "definition"),
+        ("Who signed the MOU?", None),
+        ("What does the Bletchley Declaration say about risks?", None),
+    ],
+)
+def test_expected_answer_type(question, kind):
+    assert expected_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "sentence", "shaped"),
+    [
+        ("date", "The memorandum was signed on 1 April 2024.", True),
+        ("date", "Providers shall report it not later than 15 days after.", True),
+        ("date", "Providers shall report any serious incident.", False),
+        ("definition", "‘AI system’ means a machine-based system.", True),
+        ("definition", "Risk refers to the composite measure of probability.", True),
+        ("definition", "Risk management is continuous.", False),
+        (None, "Anything at all, 1 April 2024.", False),
+    ],
+)
+def test_answer_shape(kind, sentence, shaped):
+    assert has_answer_shape(kind, sentence) is shaped
+
+
+def test_a_third_passage_of_one_document_yields_only_to_a_close_rival():
+    snapshot = SimpleNamespace(
+        passages=[SimpleNamespace(doc_id=d) for d in ("act", "act", "act", "other", "act")]
+    )
+    far = {0: 3.0, 1: 2.9, 2: 2.8, 3: 2.0, 4: 1.9}
+    assert _diversify([0, 1, 2, 3, 4], far, snapshot) == [0, 1, 2, 3, 4]
+    close = {0: 3.0, 1: 2.9, 2: 2.8, 3: 2.7, 4: 1.9}
+    assert _diversify([0, 1, 2, 3, 4], close, snapshot) == [0, 1, 3, 2, 4]
+
+
+CHARTER = """---
+title: "Charter of the Example AI Office"
+publisher: "Example Government"
+jurisdiction: "UK"
+date: 2024-05-01
+url: "https://example.org/charter"
+---
+
+# Section 2. Objectives
+
+The Office pursues the following three objectives:
+
+(a) First, the Office must test frontier models before they are released, with access to
+model weights and to the developers' own evaluations of dangerous capabilities.
+
+(b) Second, the Office must publish guidance for developers on evaluation methods, on
+reporting of incidents, and on the security of model weights in storage and in transit.
+
+(c) Third, the Office must coordinate with international partners so that evaluations done
+in one country are recognised in others and results are shared across borders.
+
+# Section 3. Budget
+
+The objectives of the Office are funded from the science budget. The Office reports to
+Parliament every year on how its spending served its objectives.
+
+# Section 4. Staff
+
+The Office recruits staff to meet its objectives and publishes its staffing objectives yearly.
+"""
+
+DECLARATION = """---
+title: "The Example Declaration by Countries Attending the Example Safety Summit, 1-2 May 2024"
+publisher: "Example Government"
+jurisdiction: "International"
+date: 2024-05-02
+url: "https://example.org/declaration"
+---
+
+Policy paper
+
+The Example Declaration by Countries Attending the Example Safety Summit, 1-2 May 2024
+
+Published 2 May 2024
+
+We affirm that AI should be designed, developed and used in a manner that is safe,
+human-centric, trustworthy and responsible.
+"""
+
+
+@pytest.fixture
+def real_service(tmp_path, real_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "example-charter.md").write_text(CHARTER, encoding="utf-8")
+    (corpus / "example-declaration.md").write_text(DECLARATION, encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus], chunk_tokens=60)
+    service = Service(settings, embedder=real_embedder)
+    service.ensure_index()
+    return service
+
+
+def test_a_list_is_shown_whole_after_the_passage_that_introduces_it(real_service):
+    answer = real_service.ask("What are the objectives of the Example AI Office?")
+    assert not answer.abstained
+    texts = [p.text for p in answer.passages[:3]]
+    assert "the following three objectives" in texts[0]
+    assert "test frontier models" in texts[0]
+    assert "publish guidance" in texts[1]
+    assert "international partners" in texts[2]
+
+
+def test_a_passage_that_only_repeats_the_title_is_never_shown(real_service):
+    answer = real_service.ask("How should AI be designed according to the Example Declaration?")
+    assert not answer.abstained
+    assert "human-centric" in answer.passages[0].text
+    assert all(
+        "We affirm" in p.text for p in answer.passages if p.document.doc_id == "example-declaration"
+    )
