@@ -8,12 +8,12 @@ from urllib.parse import quote
 
 import numpy as np
 
-from retrieval.answer_types import expected_type, has_answer_shape
+from retrieval.answer_types import asks_for_list, expected_type, has_answer_shape
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
 from retrieval.index import Snapshot
 from retrieval.lexical import terms
-from retrieval.sentences import introduces_list, sentence_spans
+from retrieval.sentences import introduces_list, sentence_spans, starts_list_item
 from retrieval.types import Answer, AnswerSentence, Passage
 
 POOL = 10  # candidates whose sentences are scored
@@ -95,7 +95,9 @@ def compose(
     ranked = _diversify(sorted(shortlist, key=scores.__getitem__, reverse=True), scores, snapshot)
     in_pool = set(pool)
     ranked += by_retrieval[SHORTLIST:] + [row for row in rows if row not in in_pool]
-    ranked = _with_list_continuation(ranked, best_in_row, snapshot)[: 2 * top_k]
+    continuation = _list_continuation(ranked[0], best_in_row, snapshot)
+    ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
+    ranked = ranked[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
     support = max(candidates.dense[row] + coverage(weights, context_terms[row]) for row in pool)
     leading = set().union(*(context_terms[row] for row in pool[:3]))
@@ -111,7 +113,11 @@ def compose(
                 nearest.append(info)
         return Answer(question, (), (), abstained=True, nearest=tuple(nearest[:3]))
 
-    chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k])
+    items = _list_items(ranked[0], continuation, best_in_row, snapshot)
+    if asks_for_list(question) and len(items) > 1:
+        chosen = items
+    else:
+        chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k])
     position = {row: i for i, row in enumerate(ranked)}
     answer_sentences = tuple(
         AnswerSentence(snapshot.passages[s.row].text[s.start : s.end], position[s.row] + 1)
@@ -205,20 +211,36 @@ def _answer_sentences(
     return sorted(chosen, key=lambda s: (order[s.row], s.start))
 
 
-def _with_list_continuation(
-    ranked: list[int], best_in_row: dict[int, _Sentence], snapshot: Snapshot
+def _list_continuation(
+    top: int, best_in_row: dict[int, _Sentence], snapshot: Snapshot
 ) -> list[int]:
-    """When the best passage announces a list, the passages that carry the list on follow it."""
-    top = ranked[0]
+    """When the best passage announces a list, the passages under its heading that carry the
+    list on: they are shown right after it."""
     if top not in best_in_row or not best_in_row[top].opens_list:
-        return ranked
+        return []
     continuation, row = [], top
     while len(continuation) < LIST_CONTINUATION and row in snapshot.next_row:
         row = snapshot.next_row[row]
         if snapshot.passages[row].heading != snapshot.passages[top].heading:
             break
         continuation.append(row)
-    return [top, *continuation] + [row for row in ranked[1:] if row not in continuation]
+    return continuation
+
+
+def _list_items(
+    top: int, continuation: list[int], best_in_row: dict[int, _Sentence], snapshot: Snapshot
+) -> list[_Sentence]:
+    """The opening sentences of the items of the list the best passage announces."""
+    if not continuation:
+        return []
+    intro = best_in_row[top]
+    items = []
+    for row in (top, *continuation):
+        text = snapshot.passages[row].text
+        for start, end in sentence_spans(text):
+            if (row != top or start >= intro.end) and starts_list_item(text[start:end]):
+                items.append(_Sentence(row, start, end, intro.score, opens_list=False))
+    return items[:MAX_ANSWER_SENTENCES]
 
 
 def _diversify(rows: list[int], score: dict[int, float], snapshot: Snapshot) -> list[int]:

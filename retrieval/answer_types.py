@@ -38,6 +38,16 @@ ANSWER_SHAPES: dict[str, re.Pattern[str]] = {
 }
 
 
+_LIST_QUESTION = re.compile(
+    r"^\s*(?:what|which)\s+(?:are|were)\b|\blist\b|\bname\s+(?:the|all)\b", re.IGNORECASE
+)
+
+
+def asks_for_list(question: str) -> bool:
+    """True for "What are the three objectives …?": the answer is the items, not their intro."""
+    return bool(_LIST_QUESTION.search(question))
+
+
 def expected_type(question: str) -> str | None:
     """The kind of answer ``question`` asks for, or None when it asks for an explanation."""
     for kind, pattern in QUESTION_TYPES.items():

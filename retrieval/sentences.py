@@ -67,3 +67,8 @@ def introduces_list(sentence: str) -> bool:
     """True for a sentence that announces what follows ("… shall be prohibited:")."""
     sentence = sentence.rstrip()
     return sentence.endswith(":") or "the following" in sentence.lower()
+
+
+def starts_list_item(sentence: str) -> bool:
+    """True for a sentence that opens a list item ("(b) Second, …", "2. …", "• …")."""
+    return bool(_LIST_START.match(sentence))

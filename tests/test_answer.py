@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from retrieval.answer import _diversify
-from retrieval.answer_types import expected_type, has_answer_shape
+from retrieval.answer_types import asks_for_list, expected_type, has_answer_shape
 from retrieval.config import Settings
 from retrieval.service import Service
 
@@ -42,6 +42,19 @@ def test_expected_answer_type(question, kind):
 )
 def test_answer_shape(kind, sentence, shaped):
     assert has_answer_shape(kind, sentence) is shaped
+
+
+@pytest.mark.parametrize(
+    ("question", "is_list"),
+    [
+        ("What are the three objectives of the memorandum?", True),
+        ("List the prohibited practices", True),
+        ("What is the deadline?", False),
+        ("Who are the signatories?", False),
+    ],
+)
+def test_list_questions(question, is_list):
+    assert asks_for_list(question) is is_list
 
 
 def test_a_third_passage_of_one_document_yields_only_to_a_close_rival():
@@ -124,6 +137,9 @@ def test_a_list_is_shown_whole_after_the_passage_that_introduces_it(real_service
     assert "test frontier models" in texts[0]
     assert "publish guidance" in texts[1]
     assert "international partners" in texts[2]
+    items = [s.text for s in answer.sentences]
+    assert [item[:10] for item in items] == ["(a) First,", "(b) Second", "(c) Third,"]
+    assert [s.source for s in answer.sentences] == [1, 2, 3]
 
 
 def test_a_passage_that_only_repeats_the_title_is_never_shown(real_service):
