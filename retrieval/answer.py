@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from retrieval.answer_types import asks_for_list, expected_type, has_answer_shape
+from retrieval.answer_types import QuestionForm
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
 from retrieval.index import Snapshot
@@ -16,8 +16,8 @@ from retrieval.lexical import terms
 from retrieval.sentences import introduces_list, sentence_spans, starts_list_item
 from retrieval.types import Answer, AnswerSentence, Passage
 
-POOL = 10  # candidates whose sentences are scored
-EACH_BEST = 7  # and the best of each retriever, wherever fusion put them
+POOL = 10  # leading fused candidates that are reranked
+EACH_BEST = 7  # with the best of each retriever, wherever fusion put them
 SHORTLIST = 10  # of those, the best by retrieval scores have their sentences scored
 MAX_ANSWER_SENTENCES = 3
 SENTENCE_MARGIN = 0.1  # further sentences must score within this of the best
@@ -28,8 +28,8 @@ LEXICAL_WEIGHT = 0.35
 SHAPE_WEIGHT = 0.1  # for a sentence holding the kind of answer asked for (a date for "when")
 DENSE_WEIGHT = 1.0
 BM25_WEIGHT = 0.4
-# Support = the top passage's cosine to the question plus the share of the question's IDF weight
-# it covers. Abstain below MIN_SUPPORT, or below NAMED_SUPPORT when a name in the question
+# Support = the best reranked passage's cosine to the question plus the share of the question's
+# IDF weight it covers. Abstain below MIN_SUPPORT, or below NAMED_SUPPORT when a name in the question
 # (a capitalised word) appears in none of the leading passages. Chosen on ../shared/eval/dev.jsonl.
 MIN_SUPPORT = 0.8
 NAMED_SUPPORT = 1.1
@@ -60,6 +60,7 @@ def coverage(weights: dict[str, float], present: set[str]) -> float:
 
 def compose(
     question: str,
+    form: QuestionForm,
     query_vector: np.ndarray,
     snapshot: Snapshot,
     candidates: Candidates,
@@ -70,10 +71,14 @@ def compose(
 ) -> Answer:
     """Pick answer sentences from the best passages, or abstain and name the nearest documents."""
     rows = [row for row in candidates.rows if _says_more_than_its_labels(snapshot, row)]
+    shape = form.shape
     pool = _pool(rows, candidates)
+    # Leading rows that hold the kind of answer asked for (a date, the term's definition).
+    shaped = [r for r in rows if shape and shape.search(snapshot.passages[r].text)][:EACH_BEST]
+    pool += [row for row in shaped if row not in pool]
     if not pool:
         return Answer(question, (), (), abstained=True)
-    weights = _weighted_terms(question, snapshot)
+    weights = _weighted_terms(form.topic, snapshot)
     context_terms = {row: set(terms(_context(snapshot, row))) for row in pool}
     retrieval_score = {
         row: DENSE_WEIGHT * candidates.dense[row]
@@ -83,7 +88,8 @@ def compose(
     }
     by_retrieval = sorted(pool, key=retrieval_score.__getitem__, reverse=True)
     shortlist = by_retrieval[:SHORTLIST]  # only these have their sentences embedded
-    sentences = _score_sentences(question, snapshot, shortlist, weights, query_vector, embedder)
+    shortlist += [row for row in shaped if row not in shortlist]
+    sentences = _score_sentences(shape, snapshot, shortlist, weights, query_vector, embedder)
     best_in_row: dict[int, _Sentence] = {}
     for sentence in sentences:
         if sentence.row not in best_in_row or sentence.score > best_in_row[sentence.row].score:
@@ -94,7 +100,8 @@ def compose(
     }
     ranked = _diversify(sorted(shortlist, key=scores.__getitem__, reverse=True), scores, snapshot)
     in_pool = set(pool)
-    ranked += by_retrieval[SHORTLIST:] + [row for row in rows if row not in in_pool]
+    ranked += [row for row in by_retrieval if row not in scores]
+    ranked += [row for row in rows if row not in in_pool]
     continuation = _list_continuation(ranked[0], best_in_row, snapshot)
     ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
     ranked = ranked[: 2 * top_k]
@@ -114,7 +121,7 @@ def compose(
         return Answer(question, (), (), abstained=True, nearest=tuple(nearest[:3]))
 
     items = _list_items(ranked[0], continuation, best_in_row, snapshot)
-    if asks_for_list(question) and len(items) > 1:
+    if form.wants_list and len(items) > 1:
         chosen = items
     else:
         chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k])
@@ -160,7 +167,7 @@ def _context(snapshot: Snapshot, row: int) -> str:
     return f"{snapshot.documents[passage.doc_id].title}\n{passage.heading}\n{passage.text}"
 
 
-def _score_sentences(question, snapshot, pool, weights, query_vector, embedder) -> list[_Sentence]:
+def _score_sentences(shape, snapshot, pool, weights, query_vector, embedder) -> list[_Sentence]:
     spans = []
     for row in pool:
         text = snapshot.passages[row].text
@@ -170,7 +177,6 @@ def _score_sentences(question, snapshot, pool, weights, query_vector, embedder) 
     texts = [snapshot.passages[row].text[s:e] for row, s, e in spans]
     cosines = embedder.embed(texts) @ query_vector
     heading = {row: snapshot.passages[row].heading for row in pool}
-    kind = expected_type(question)
     return [
         _Sentence(
             row,
@@ -178,7 +184,7 @@ def _score_sentences(question, snapshot, pool, weights, query_vector, embedder) 
             e,
             float(cos)
             + LEXICAL_WEIGHT * coverage(weights, set(terms(f"{heading[row]}\n{text}")))
-            + SHAPE_WEIGHT * has_answer_shape(kind, text),
+            + SHAPE_WEIGHT * bool(shape and shape.search(text)),
             introduces_list(text),
         )
         for (row, s, e), text, cos in zip(spans, texts, cosines, strict=True)
@@ -190,7 +196,7 @@ def _answer_sentences(
 ) -> list[_Sentence]:
     """The best sentence of each shown passage, while close to the overall best.
 
-    A sentence that introduces a list (ends with ':') brings the next sentence along.
+    A sentence that announces a list ("… as follows:") brings the next sentence along.
     """
     ranked = sorted(
         (best_in_row[row] for row in shown if row in best_in_row),

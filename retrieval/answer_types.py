@@ -1,61 +1,82 @@
 """What kind of answer a question asks for, and whether a sentence holds one.
 
-A "when" question is answered by a sentence with a date, a definition question by a sentence
-that defines; the embedding model alone often prefers a sentence that merely repeats the
-question's words.
+A "when" question is answered by a sentence with a date, a definition question by the sentence
+that defines the term asked about; the embedding model alone often prefers a sentence that
+merely repeats the question's words.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 )
 
-QUESTION_TYPES: dict[str, re.Pattern[str]] = {
-    "date": re.compile(
-        r"^\s*(?:and\s+)?when\b|\b(?:what|which|by what|from what)\s+(?:date|day|year|month)\b"
-        r"|\bdeadline\b|\bhow (?:long|soon)\b|\buntil when\b",
-        re.IGNORECASE,
-    ),
-    "definition": re.compile(
-        r"\bdefin(?:e|es|ed|ition)\b|\bmeaning of\b|\bwhat does .+ mean\b|\bwhat is meant by\b",
-        re.IGNORECASE,
-    ),
-}
+_WHEN = re.compile(
+    r"^\s*(?:and\s+)?when\b|\b(?:what|which|by what|from what)\s+(?:date|day|year|month)\b"
+    r"|\bdeadline\b|\bhow (?:long|soon)\b|\buntil when\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b|\b{_MONTH}\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b"
+    r"|\b\d+\s+(?:calendar\s+|working\s+)?(?:days?|weeks?|months?|years?|hours?)\b"
+)
 
-ANSWER_SHAPES: dict[str, re.Pattern[str]] = {
-    "date": re.compile(
-        rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b|\b{_MONTH}\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b"
-        r"|\b\d+\s+(?:calendar\s+|working\s+)?(?:days?|weeks?|months?|years?|hours?)\b",
-    ),
-    "definition": re.compile(
-        r"\bmeans\b|\brefers? to\b|\b(?:is|are) defined\b|\bdefined as\b|\bthe terms?\b"
-        r"|\bshall mean\b",
-        re.IGNORECASE,
-    ),
-}
-
-
+# "How does the AI RMF define risk?", "What is the definition of X in …?", "What does X mean?"
+_DEFINITION_QUESTION = re.compile(
+    r"\bdefines?\s+(?P<a>.+?)\s*(?:\?|$)"
+    r"|\bdefinition of\s+(?P<b>.+?)\s*(?:\?|$|\s(?:in|under|according|by)\s)"
+    r"|\bhow (?:is|are)\s+(?P<c>.+?)\s+defined\b"
+    r"|\bwhat (?:does|do)\s+(?P<d>.+?)\s+mean\b"
+    r"|\b(?:what is meant by|meaning of)\s+(?P<e>.+?)\s*(?:\?|$|\s(?:in|under)\s)",
+    re.IGNORECASE,
+)
+_DEFINES = r"\W{0,3}\s*(?:\([^)]{0,40}\)\s*)?(?:means|refers to|is defined as|shall mean)\b"
+_ANY_DEFINITION = re.compile(
+    r"\bmeans\b(?!\s+of\b)|\brefers? to\b|\b(?:is|are) defined\b|\bdefined as\b|\bshall mean\b",
+    re.IGNORECASE,
+)
 _LIST_QUESTION = re.compile(
-    r"^\s*(?:what|which)\s+(?:are|were)\b|\blist\b|\bname\s+(?:the|all)\b", re.IGNORECASE
+    r"^\s*(?:what|which)\s+(?:are|were)\s|\blist\b|\bname\s+(?:the|all)\b", re.IGNORECASE
 )
 
 
-def asks_for_list(question: str) -> bool:
-    """True for "What are the three objectives …?": the answer is the items, not their intro."""
-    return bool(_LIST_QUESTION.search(question))
+@dataclass(frozen=True)
+class QuestionForm:
+    """What the question's form says about its answer."""
+
+    shape: re.Pattern[str] | None  # a sentence holding the answer matches it (a date, …)
+    topic: (
+        str  # the question without words that only ask for a form ("define": answers say "means")
+    )
+    wants_list: bool  # "What are the three objectives …?": the items answer it, not their intro
 
 
-def expected_type(question: str) -> str | None:
-    """The kind of answer ``question`` asks for, or None when it asks for an explanation."""
-    for kind, pattern in QUESTION_TYPES.items():
-        if pattern.search(question):
-            return kind
-    return None
+def question_form(question: str) -> QuestionForm:
+    """Read the answer's form from the question: a date for "when", the term's definition for
+    "how does X define Y", a list for "what are the …"."""
+    wants_list = bool(_LIST_QUESTION.search(question))
+    when = _WHEN.search(question)
+    if when:
+        return QuestionForm(_DATE, question, wants_list)
+    definition = _DEFINITION_QUESTION.search(question)
+    if definition is None:
+        return QuestionForm(None, question, wants_list)
+    phrase = next(group for group in definition.groups() if group)
+    topic = _without(question, definition.start(), definition.end(), keep=phrase)
+    term = _bare_term(phrase)
+    if not term:
+        return QuestionForm(_ANY_DEFINITION, topic, wants_list)
+    return QuestionForm(re.compile(re.escape(term) + _DEFINES, re.IGNORECASE), topic, wants_list)
 
 
-def has_answer_shape(kind: str | None, sentence: str) -> bool:
-    """True when ``sentence`` holds an answer of the kind the question asks for."""
-    return kind is not None and bool(ANSWER_SHAPES[kind].search(sentence))
+def _without(question: str, start: int, end: int, keep: str = "") -> str:
+    return " ".join(f"{question[:start]} {keep} {question[end:]}".split())
+
+
+def _bare_term(phrase: str) -> str:
+    """The term itself: without articles, quotes, or "the term"."""
+    phrase = re.sub(r"^(?:the term|the|an?)\s+", "", phrase.strip(), flags=re.IGNORECASE)
+    return phrase.strip(" '\"‘’“”")

@@ -20,6 +20,7 @@ import yaml
 from filelock import FileLock, Timeout
 
 from retrieval import answer as answering
+from retrieval.answer_types import question_form
 from retrieval.chunking import CHUNKER_VERSION, chunk_text, embedding_text, fit_to_model
 from retrieval.config import Settings
 from retrieval.documents import SUPPORTED_SUFFIXES, SourceDocument, load_bytes, load_path, slugify
@@ -114,9 +115,11 @@ class Service:
         snapshot = self.current()
         allowed = self._filter_rows(snapshot, jurisdiction, doc_id, date_from, date_to)
         query_vector = self.embedder.embed([question])[0]
-        candidates = candidate_rows(snapshot, question, query_vector, allowed)
+        form = question_form(question)
+        candidates = candidate_rows(snapshot, form.topic, query_vector, allowed)
         result = answering.compose(
             question,
+            form,
             query_vector,
             snapshot,
             candidates,
@@ -210,7 +213,7 @@ class Service:
                 raise UnknownDocument(
                     f"No document has the id {doc_id!r}; `policybot list` shows the ids."
                 )
-            if len(self.store.document_rows()) == 1:
+            if self.store.document_count() == 1:
                 raise DocumentError("This is the last document; an index needs at least one.")
             source = Path(row.source)
             aside = (
@@ -278,13 +281,12 @@ class Service:
     def _add(self, document: SourceDocument, data: bytes, suffix: str, actor: str) -> AddResult:
         started = time.perf_counter()
         with self._locked():
-            rows = self.store.document_rows()
-            for row in rows.values():
-                if row.content_hash == document.content_hash:
-                    raise DuplicateDocument(
-                        f"That content is already in the corpus as {row.doc_id!r} ({row.title}); not added again."
-                    )
-            if document.doc_id in rows:
+            same = self.store.document_with_content(document.content_hash)
+            if same is not None:
+                raise DuplicateDocument(
+                    f"That content is already in the corpus as {same.doc_id!r} ({same.title}); not added again."
+                )
+            if self.store.document(document.doc_id) is not None:
                 raise DocumentError(
                     f"A document with the id {document.doc_id!r} already exists; remove it first or rename the file."
                 )
@@ -300,14 +302,15 @@ class Service:
             except BaseException:
                 target.unlink(missing_ok=True)
                 raise
-            if document.doc_id not in self.store.document_rows():
+            if self.store.document(document.doc_id) is None:
                 target.unlink(missing_ok=True)
                 reason = next(
                     (s for s in report.skipped if s.startswith(str(target))), "it was skipped"
                 )
                 raise DocumentError(f"{target.name} could not be indexed: {reason}")
             self.store.set_added_by(document.doc_id, actor)
-        info = next(d for d in self.store.documents() if d.doc_id == document.doc_id)
+        counts = self.store.chunk_counts()
+        info = to_info(self.store.document(document.doc_id), counts.get(document.doc_id, 0))
         return AddResult(info, info.chunks, time.perf_counter() - started)
 
     def _scan(self, known: set[str]) -> tuple[list[SourceDocument], list[str], set[str]]:

@@ -125,6 +125,16 @@ class Store:
         with self.session() as session:
             return session.get(DocumentRow, doc_id)
 
+    def document_count(self) -> int:
+        with self.session() as session:
+            return session.exec(select(func.count()).select_from(DocumentRow)).one()
+
+    def document_with_content(self, content_hash: str) -> DocumentRow | None:
+        """The document whose text hashes to ``content_hash``, if any (an indexed lookup)."""
+        with self.session() as session:
+            query = select(DocumentRow).where(DocumentRow.content_hash == content_hash)
+            return session.exec(query).first()
+
     def replace_document(self, row: DocumentRow, chunks: Sequence[ChunkRow]) -> None:
         """Insert or update a document and swap its chunks, keeping who added it."""
         with self.session() as session:

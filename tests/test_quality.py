@@ -54,3 +54,17 @@ def test_unrelated_questions_abstain_and_name_nearest(tmp_path, real_embedder, q
     answer = service.ask(question)
     assert answer.abstained and not answer.passages
     assert answer.nearest[0].doc_id == "techradar-us-uk-ai-safety-mou"
+
+
+@needs_shared
+def test_a_definition_question_is_answered_with_the_defining_sentence(tmp_path, real_embedder):
+    """The defining sentence says "refers to", not "define", and ranks low on both retrievers."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SHARED_CORPUS / "nist-ai-rmf-1-0-ai-100-1.md", corpus)
+    service = Service(
+        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
+    )
+    service.ensure_index()
+    answer = service.ask("What is the AI RMF's definition of risk?")
+    assert "risk refers to the composite measure" in answer.sentences[0].text
