@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import UniqueConstraint, event, func
+from sqlalchemy import UniqueConstraint, event, func, insert
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from retrieval.types import AdminAction, DocumentInfo
@@ -191,13 +191,14 @@ class Store:
         return wanted - have
 
     def save_embeddings(self, model: str, text_hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Insert vectors for texts that have none (the caller holds the write lock), in one
+        executemany: a merge per row costs a SELECT each."""
+        rows = [
+            {"model": model, "text_hash": text_hash, "vector": vector.astype("<f4").tobytes()}
+            for text_hash, vector in zip(text_hashes, vectors, strict=True)
+        ]
         with self.session() as session:
-            for text_hash, vector in zip(text_hashes, vectors, strict=True):
-                session.merge(
-                    EmbeddingRow(
-                        model=model, text_hash=text_hash, vector=vector.astype("<f4").tobytes()
-                    )
-                )
+            session.execute(insert(EmbeddingRow), rows)
             session.commit()
 
     def embeddings(self, model: str, text_hashes: Sequence[str], dimension: int) -> np.ndarray:
