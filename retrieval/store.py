@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import UniqueConstraint, event, func, insert
+from sqlalchemy.orm import defer
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from retrieval.types import AdminAction, DocumentInfo
@@ -177,8 +178,11 @@ class Store:
             return dict(rows.all())
 
     def documents(self) -> list[DocumentInfo]:
+        """Every document's metadata and chunk count, without reading the texts."""
         counts = self.chunk_counts()
-        return [to_info(row, counts.get(row.doc_id, 0)) for row in self.document_rows().values()]
+        with self.session() as session:
+            rows = session.exec(select(DocumentRow).options(defer(DocumentRow.text))).all()
+            return [to_info(row, counts.get(row.doc_id, 0)) for row in rows]
 
     # embeddings ---------------------------------------------------------------------------------
 
