@@ -27,6 +27,7 @@ _NUMBERED = re.compile(r"(\d+(?:\.\d+)*)\.?\s+[A-Z]")
 # "Sec. 4.8. Directing the Development of ... Memorandum. To develop ..." opens a section inline.
 _INLINE = re.compile(r"((?:Sec(?:tion)?\.?\s+)?(\d+(?:\.\d+)*)\.\s+[A-Z][^.\n]{2,100}?\.)\s+\S")
 _PLAIN_LEVEL = 9
+_TOO_SMALL = 1 / 3  # a chunk under this share of the budget takes sentences from the next one
 
 
 @dataclass(frozen=True)
@@ -196,12 +197,10 @@ def chunk_text(text: str, budget: int, counter: Callable[[str], int] = count_tok
             continue
         if pending and (
             _ends_with_list_intro(text, *pending[-1])
-            or 3 * counter(text[pending[0][0] : pending[-1][1]]) < budget
+            or counter(text[pending[0][0] : pending[-1][1]]) < budget * _TOO_SMALL
         ):
             start = _take_leading_sentences(text, start, end, pending, fits)
         flush()
-        if start >= end:
-            continue
         if fits(start, end):
             pending = [(start, end)]
             continue
