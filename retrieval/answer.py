@@ -28,7 +28,7 @@ LEXICAL_WEIGHT = 0.35
 SHAPE_WEIGHT = 0.1  # for a sentence holding the kind of answer asked for (a date for "when")
 DENSE_WEIGHT = 1.0
 BM25_WEIGHT = 0.4
-# Support = the best reranked passage's cosine to the question plus the share of the question's
+# Support = the best pooled passage's cosine to the question plus the share of the question's
 # IDF weight it covers. Abstain below MIN_SUPPORT, or below NAMED_SUPPORT when a name in the question
 # (a capitalised word) appears in none of the leading passages. Chosen on ../shared/eval/dev.jsonl.
 MIN_SUPPORT = 0.8
@@ -80,9 +80,10 @@ def compose(
         return Answer(question, (), (), abstained=True)
     weights = _weighted_terms(form.topic, snapshot)
     context_terms = {row: set(terms(_context(snapshot, row))) for row in pool}
+    covered = {row: coverage(weights, context_terms[row]) for row in pool}
     retrieval_score = {
         row: DENSE_WEIGHT * candidates.dense[row]
-        + LEXICAL_WEIGHT * coverage(weights, context_terms[row])
+        + LEXICAL_WEIGHT * covered[row]
         + BM25_WEIGHT * candidates.lexical[row]
         for row in pool
     }
@@ -106,7 +107,7 @@ def compose(
     ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
     ranked = ranked[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
-    support = max(candidates.dense[row] + coverage(weights, context_terms[row]) for row in pool)
+    support = max(candidates.dense[row] + covered[row] for row in pool)
     leading = set().union(*(context_terms[row] for row in pool[:3]))
     unmatched_name = any(
         term not in leading for name in _NAME.findall(question) for term in terms(name)

@@ -187,17 +187,13 @@ def chunk_text(text: str, budget: int, counter: Callable[[str], int] = count_tok
         if pending and fits(pending[0][0], end):
             pending.append((start, end))
             continue
-        if (
-            len(pending) > 1
-            and _ends_with_list_intro(text, *pending[-1])
-            and fits(pending[-1][0], end)
-        ):
+        list_intro = bool(pending) and _ends_with_list_intro(text, *pending[-1])
+        if len(pending) > 1 and list_intro and fits(pending[-1][0], end):
             flush(keep=1)
             pending.append((start, end))
             continue
         if pending and (
-            _ends_with_list_intro(text, *pending[-1])
-            or counter(text[pending[0][0] : pending[-1][1]]) < budget * _TOO_SMALL
+            list_intro or counter(text[pending[0][0] : pending[-1][1]]) < budget * _TOO_SMALL
         ):
             start = _take_leading_sentences(text, start, end, pending, fits)
         flush()

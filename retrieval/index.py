@@ -66,9 +66,8 @@ class Snapshot:
     vectors: faiss.Index
     lexical: LexicalIndex
     rows_by_chunk: dict[str, int] = field(default_factory=dict)
-    next_row: dict[int, int] = field(
-        default_factory=dict
-    )  # the passage that follows in its document
+    # The row of the passage that follows each one in its document.
+    next_row: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rows_by_chunk = {p.chunk_id: row for row, p in enumerate(self.passages)}
