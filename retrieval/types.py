@@ -95,6 +95,8 @@ class IndexReport:
     rebuilt: bool  # False when the published index was already up to date
     skipped: tuple[str, ...] = ()  # "path: reason" for files that could not be indexed
     build_id: str = ""
+    answerable_seconds: float = 0.0  # until the passages were published and could answer
+    sentences_embedded: int = 0
 
 
 @dataclass(frozen=True)

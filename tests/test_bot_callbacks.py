@@ -21,7 +21,7 @@ from bot.ask import MENTION_HINT, AskCog
 from bot.checks import UserCooldown, admin_predicate, ask_cooldown
 from bot.errors import APOLOGY, NO_MENTIONS, NotAdmin
 from bot.views import DOWN_ID, FULL_ID, MORE_ID, UP_ID, AnswerView
-from retrieval import service as service_module
+from retrieval import fetch as fetch_module
 from retrieval.errors import (
     DocumentError,
     FetchError,
@@ -430,12 +430,12 @@ async def test_corpus_add_url(admin_bot, monkeypatch):
     bot = admin_bot
     cog = AdminCog(bot)
     fetched = Fetched(NEW_DOC, "commitments.md", "https://example.org/c", "text/markdown")
-    real = service_module.fetch_url
+    real = fetch_module.fetch_url
 
     def fetch(url, **kwargs):
         return fetched if url == fetched.url else real(url, **kwargs)
 
-    monkeypatch.setattr(service_module, "fetch_url", fetch)
+    monkeypatch.setattr(fetch_module, "fetch_url", fetch)
     interaction = fake_interaction(bot, administrator=True)
     await cog.add_url.callback(cog, interaction, url=" https://example.org/c ")
     assert "Added **Voluntary AI Commitments**" in interaction.followup.send.await_args.args[0]

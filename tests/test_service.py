@@ -40,9 +40,10 @@ def snapshot_of(service: Service, corpus):
 def test_index_then_reindex_unchanged_embeds_nothing(service, embedder):
     first = service.reindex()
     assert first.rebuilt and first.documents == 2
-    assert first.embedded == first.chunks == embedder.embedded
+    assert first.embedded == first.chunks and first.sentences_embedded > first.chunks
+    assert first.embedded + first.sentences_embedded == embedder.embedded
     second = service.reindex()
-    assert not second.rebuilt and second.embedded == 0
+    assert not second.rebuilt and second.embedded == second.sentences_embedded == 0
     assert second.build_id == first.build_id
 
 
@@ -55,7 +56,9 @@ def test_changing_one_document_embeds_only_its_chunks(service, embedder, corpus)
     changed = [d for d in service.documents() if d.doc_id == "uk-model-evaluation-guidance"][0]
     assert report.rebuilt
     assert 0 < report.embedded <= changed.chunks
-    assert embedder.embedded - before == report.embedded
+    assert report.sentences_embedded == 1  # only the new paragraph is a new sentence
+    assert embedder.texts[before:][-1] == "A new closing paragraph about audits."
+    assert embedder.embedded - before == report.embedded + report.sentences_embedded
 
 
 def test_add_embeds_only_the_new_document(service, embedder, tmp_path):
@@ -65,7 +68,8 @@ def test_add_embeds_only_the_new_document(service, embedder, tmp_path):
     new.write_text(THIRD_DOC)
     result = service.add_file(new, actor="cli:test")
     assert result.document.doc_id == "compute-rule"
-    assert result.passages == embedder.embedded - before > 0
+    assert result.passages == 1 and embedder.embedded - before == 2  # its passage and sentence
+    assert all("training runs" in text for text in embedder.texts[before:])
     assert result.document.added_by == "cli:test"
     answer = service.ask("who must report training runs above the compute threshold?")
     assert any(p.document.doc_id == "compute-rule" for p in answer.passages)

@@ -1,0 +1,48 @@
+"""Files in the corpus folder: stored atomically, moved aside on removal, restored on failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from retrieval.errors import DocumentError
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write beside the target, then rename: a crash leaves the old state or the whole file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+class RemovedFiles:
+    """Where removed documents' files are kept (``<data_dir>/removed``), never deleted."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def move_aside(self, source: Path) -> Path | None:
+        """Move ``source`` out of the corpus; the path it now has, or None if it was gone."""
+        if not source.exists():
+            return None
+        aside = self.folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{source.name}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.move(source, aside)
+        except OSError as err:
+            raise DocumentError(f"Cannot move {source} out of the corpus: {err.strerror}.") from err
+        return aside
+
+    @staticmethod
+    def restore(aside: Path | None, source: Path) -> None:
+        if aside is not None and aside.exists():
+            shutil.move(aside, source)

@@ -1,0 +1,179 @@
+"""One published build in memory, and what is computed for it at index time.
+
+Everything the answer step needs per passage or per sentence (term sets, sentence spans and
+their vectors, whether a passage says more than its labels) is computed when the build is made,
+so a question costs one embedding and some array lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from retrieval.lexical import LexicalIndex, terms
+from retrieval.sentences import introduces_list, sentence_spans, starts_list_item
+from retrieval.types import DocumentInfo
+
+MIN_SENTENCE_WORDS = 3  # shorter spans ("(a)", "Article 5") are never chosen as an answer
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A chunk as the snapshot keeps it: enough to quote and cite without the database."""
+
+    chunk_id: str
+    doc_id: str
+    heading: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TermSets:
+    """Stemmed term ids per row: row r holds ``ids[offsets[r]:offsets[r + 1]]``."""
+
+    offsets: np.ndarray
+    ids: np.ndarray
+
+    def of(self, row: int) -> frozenset[int]:
+        return frozenset(self.ids[self.offsets[row] : self.offsets[row + 1]].tolist())
+
+    @classmethod
+    def build(cls, rows: Sequence[Sequence[int]]) -> TermSets:
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(r) for r in rows])
+        ids = np.fromiter((t for r in rows for t in r), dtype=np.int32, count=int(offsets[-1]))
+        return cls(offsets, ids)
+
+
+@dataclass(frozen=True)
+class SentenceTable:
+    """Every sentence span of every passage, in passage order.
+
+    Passage r's sentences are ``first[r]:first[r + 1]``; offsets are into the passage text.
+    A scored sentence (at least ``MIN_SENTENCE_WORDS`` words) is one the answer can choose.
+    """
+
+    first: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    scored: np.ndarray
+    opens_list: np.ndarray
+    item: np.ndarray
+    terms: TermSets  # of "heading\nsentence"
+
+    def of(self, row: int) -> range:
+        return range(int(self.first[row]), int(self.first[row + 1]))
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What is computed from the passages' text when a build is made."""
+
+    vocabulary: list[str]
+    passage_terms: TermSets  # of "title\nheading\ntext"
+    informative: np.ndarray  # False where a passage only repeats its title or heading
+    sentences: SentenceTable
+
+    def sentence_texts(self, passages: Sequence[StoredPassage]) -> list[str]:
+        table = self.sentences
+        rows = np.repeat(np.arange(len(passages)), np.diff(table.first))
+        return [passages[r].text[s:e] for r, s, e in zip(rows, table.start, table.end, strict=True)]
+
+
+def analyse(passages: Sequence[StoredPassage], titles: dict[str, str]) -> Analysis:
+    """Term sets, sentence spans and labels of every passage."""
+    vocabulary: dict[str, int] = {}
+
+    def ids(text: str) -> list[int]:
+        return sorted({vocabulary.setdefault(t, len(vocabulary)) for t in terms(text)})
+
+    passage_rows, informative, sentence_rows = [], [], []
+    first, starts, ends, scored, opens, items = [0], [], [], [], [], []
+    for passage in passages:
+        title = titles[passage.doc_id]
+        passage_rows.append(ids(f"{title}\n{passage.heading}\n{passage.text}"))
+        labels = set(terms(f"{title}\n{passage.heading}"))
+        informative.append(not set(terms(passage.text)) <= labels)
+        for s, e in sentence_spans(passage.text):
+            text = passage.text[s:e]
+            starts.append(s)
+            ends.append(e)
+            scored.append(len(text.split()) >= MIN_SENTENCE_WORDS)
+            opens.append(introduces_list(text))
+            items.append(starts_list_item(text))
+            sentence_rows.append(ids(f"{passage.heading}\n{text}"))
+        first.append(len(starts))
+    table = SentenceTable(
+        first=np.array(first, dtype=np.int64),
+        start=np.array(starts, dtype=np.int32),
+        end=np.array(ends, dtype=np.int32),
+        scored=np.array(scored, dtype=bool),
+        opens_list=np.array(opens, dtype=bool),
+        item=np.array(items, dtype=bool),
+        terms=TermSets.build(sentence_rows),
+    )
+    return Analysis(
+        list(vocabulary), TermSets.build(passage_rows), np.array(informative, dtype=bool), table
+    )
+
+
+@dataclass
+class Snapshot:
+    """One published build, loaded: immutable while questions run against it."""
+
+    manifest: object  # index.Manifest
+    passages: list[StoredPassage]
+    documents: dict[str, DocumentInfo]
+    search_index: object  # a faiss.Index over the passage vectors
+    passage_vectors: np.ndarray  # (passages, dimension), memory-mapped
+    lexical: LexicalIndex
+    analysis: Analysis
+    sentence_vectors: np.ndarray  # (sentences, dimension), memory-mapped
+    sentence_ready: np.ndarray  # False where a sentence's vector is not computed yet
+    vocabulary: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vocabulary = {term: i for i, term in enumerate(self.analysis.vocabulary)}
+
+    @cached_property
+    def rows_by_chunk(self) -> dict[str, int]:
+        return {p.chunk_id: row for row, p in enumerate(self.passages)}
+
+    def next_row(self, row: int) -> int | None:
+        """The passage that follows ``row`` in its document (passages are stored in order)."""
+        following = row + 1
+        same = following < len(self.passages) and (
+            self.passages[following].doc_id == self.passages[row].doc_id
+        )
+        return following if same else None
+
+    def term_ids(self, text: str) -> list[int]:
+        """The vocabulary ids of the text's terms; -1 for a term no passage holds."""
+        return [self.vocabulary.get(t, -1) for t in terms(text)]
+
+    def dense_scores(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None):
+        """(rows, cosine scores) of the k nearest passages, restricted to ``allowed`` rows."""
+        import faiss
+
+        params = None
+        if allowed is not None:
+            if len(allowed) == 0:
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+            params = (
+                faiss.SearchParametersIVF(sel=selector, nprobe=self.search_index.nprobe)
+                if hasattr(self.search_index, "nprobe")
+                else faiss.SearchParameters(sel=selector)
+            )
+        k = min(k, self.search_index.ntotal)
+        scores, rows = self.search_index.search(query_vector.reshape(1, -1), k, params=params)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
