@@ -17,8 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from retrieval.config import Settings
+    from retrieval.config import Settings, process_defaults
 
+    process_defaults()
     try:
         settings = Settings()
     except ValidationError as err:

@@ -292,7 +292,9 @@ def bot(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: domain errors become one line on stderr and exit status 1."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from retrieval.config import process_defaults
+
+    process_defaults()
     level = os.environ.get("POLICYBOT_CLI_LOG_LEVEL", "WARNING")
     logging.basicConfig(level=level, stream=sys.stderr)
     logging.getLogger("bm25s").setLevel(level)

@@ -73,10 +73,11 @@ def _source_identity(path: str) -> str:
 
 
 class OnnxEmbedder:
-    """The model under ONNX Runtime: one text per run, spread over ``threads`` workers.
+    """The model under ONNX Runtime, one text per run.
 
-    One text per run needs no padding, and one thread per run keeps each core busy with its own
-    text: on 2 cores this encodes real passages about 1.7x faster than sentence-transformers.
+    A question runs on every core. In bulk, ``threads`` texts run at once on one core each: no
+    padding and no thread handoffs. On 2 cores that encodes real passages at 1.6-1.7x the rate
+    of sentence-transformers in batches of 16, and sentences at about 2x.
     """
 
     def __init__(self, model: str, cache_dir: Path, threads: int = 0):
@@ -127,8 +128,7 @@ class OnnxEmbedder:
     def _config(self) -> dict:
         return json.loads((self._folder / "export.json").read_text(encoding="utf-8"))
 
-    @cached_property
-    def _session(self):
+    def _new_session(self, threads: int):
         import onnxruntime
 
         from retrieval.onnx_export import file_sha256
@@ -140,14 +140,25 @@ class OnnxEmbedder:
                 "exported again."
             )
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only
-        session = onnxruntime.InferenceSession(
+        return onnxruntime.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
-        log.info("loaded embedding model %s from %s", self.name, model_file)
+
+    @cached_property
+    def _session(self):
+        """For one text at a time (a question): every core works on it."""
+        session = self._new_session(self.threads)
+        log.info("loaded embedding model %s from %s", self.name, self._folder)
         return session
+
+    @cached_property
+    def _bulk_session(self):
+        """For many texts: one core per text, ``threads`` texts at once (faster in bulk)."""
+        return self._new_session(1)
 
     @cached_property
     def _tokenizer(self):
@@ -181,28 +192,28 @@ class OnnxEmbedder:
     def max_tokens(self) -> int:
         return int(self._config["max_tokens"])
 
-    def _run(self, text: str) -> np.ndarray:
+    def _run(self, session, text: str) -> np.ndarray:
         encoding = self._tokenizer.encode(text)
         feed = {
             "input_ids": np.array([encoding.ids], dtype=np.int64),
             "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
             "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
         }
-        return self._session.run(None, feed)[0][0]
+        return session.run(None, feed)[0][0]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) == 1 or self.threads == 1:
-            rows = [self._run(text) for text in texts]
+            rows = [self._run(self._session, text) for text in texts]
         else:
-            rows = list(self._workers().map(self._run, texts))
+            session = self._bulk_session
+            rows = list(self._workers().map(lambda text: self._run(session, text), texts))
         return np.asarray(rows, dtype=np.float32)
 
     def _workers(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
-                self._session  # noqa: B018 - load once, before the workers race to it
                 self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="embed")
             return self._pool
 
@@ -219,7 +230,6 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def _model(self):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         return SentenceTransformer(resolve_model_path(self.name), device="cpu")

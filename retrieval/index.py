@@ -10,7 +10,6 @@ analysis.npz, vocabulary.json and lexical/ (BM25). A build killed at any moment 
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
 import shutil
@@ -24,15 +23,10 @@ from retrieval.errors import IndexUnavailable
 from retrieval.lexical import LexicalIndex
 from retrieval.snapshot import Analysis, SentenceTable, Snapshot, StoredPassage, TermSets
 from retrieval.types import DocumentInfo
+from retrieval.vectors import describe, search_index
 
 INDEX_FORMAT = 2  # 2: sentence vectors and term sets are part of the build
 REBUILD_HINT = "run `policybot index --rebuild` to rebuild it"
-# Exact search up to this many passages (about 2.5 ms a question); beyond it an IVF index,
-# whose cost grows with the lists probed instead of with the corpus.
-EXACT_SEARCH_LIMIT = 20_000
-IVF_LISTS_PER_SQRT = 4  # nlist = 4·√N, the usual FAISS starting point
-IVF_PROBE_SHARE = 1 / 64  # lists probed per question: recall@50 0.96+ in scripts/bench.py --scale
-IVF_MIN_PROBES = 16
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,7 @@ class Build:
     passages: list[StoredPassage]
     documents: dict[str, DocumentInfo]
     passage_vectors: np.ndarray
-    lexical_texts: list[str]
+    lexical_terms: list[list[str]]  # each passage's terms, with its title and heading
     analysis: Analysis
     sentence_vectors: np.ndarray
     sentence_ready: np.ndarray
@@ -101,30 +95,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def search_index(vectors: np.ndarray):
-    """Exact inner-product search for a corpus of this size, IVF for a large one."""
-    import faiss
-
-    n, dimension = vectors.shape
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if n <= EXACT_SEARCH_LIMIT:
-        index = faiss.IndexFlatIP(dimension)
-    else:
-        lists = int(IVF_LISTS_PER_SQRT * math.sqrt(n))
-        index = faiss.IndexIVFFlat(
-            faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT
-        )
-        index.train(vectors)
-        index.nprobe = max(IVF_MIN_PROBES, int(lists * IVF_PROBE_SHARE))
-    if n:
-        index.add(vectors)
-    return index
-
-
-def _search_name(index) -> str:
-    return f"ivf{index.nlist}/{index.nprobe}" if hasattr(index, "nprobe") else "flat"
 
 
 def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
@@ -191,7 +161,7 @@ class IndexDirectory:
 
         faiss.write_index(index, str(staging / "vectors.faiss"))
         _write_npy(staging / "passage_vectors.npy", build.passage_vectors.astype(np.float32))
-        LexicalIndex.build(build.lexical_texts).save(staging / "lexical")
+        LexicalIndex.build(build.lexical_terms).save(staging / "lexical")
         _write_json(staging / "passages.json", [asdict(p) for p in build.passages])
         _write_json(staging / "documents.json", {k: asdict(v) for k, v in build.documents.items()})
         _write_json(staging / "vocabulary.json", build.analysis.vocabulary)
@@ -199,7 +169,7 @@ class IndexDirectory:
             np.savez(handle, **_analysis_arrays(build.analysis))
             handle.flush()
             os.fsync(handle.fileno())
-        manifest = replace(build.manifest, search=_search_name(index))
+        manifest = replace(build.manifest, search=describe(index))
         self._finish(staging, manifest, build.sentence_vectors, build.sentence_ready)
         return manifest
 

@@ -23,6 +23,7 @@ from retrieval.documents import SUPPORTED_SUFFIXES, SourceDocument, load_path, s
 from retrieval.embedding import Embedder
 from retrieval.errors import DocumentError, PolicyBotError
 from retrieval.index import Build, IndexDirectory, Manifest, new_build_id
+from retrieval.lexical import terms
 from retrieval.snapshot import StoredPassage, analyse
 from retrieval.store import ChunkRow, DocumentRow, Store, sha256, to_info
 from retrieval.types import IndexReport
@@ -30,7 +31,7 @@ from retrieval.types import IndexReport
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (what: "passages" or "sentences", done, total)
-EMBED_BATCH = 64  # texts embedded and saved together: a killed run loses at most one batch
+EMBED_BATCH = 128  # texts embedded and saved together: a killed run loses at most one batch
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ class Indexer:
             sentences=int(scored.sum()),
             sentences_missing=int((~ready).sum()),
         )
-        lexical = [f"{rows[p.doc_id].title}\n{p.heading}\n{p.text}" for p in passages]
+        lexical = [terms(f"{rows[p.doc_id].title}\n{p.heading}\n{p.text}") for p in passages]
         return Build(
             manifest, passages, documents, vectors, lexical, analysis, sentence_vectors, ready
         )

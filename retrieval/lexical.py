@@ -1,10 +1,16 @@
-"""BM25 over stemmed words (bm25s), saved beside the vectors so both publish together."""
+"""BM25 over stemmed words, saved beside the vectors so both publish together.
+
+bm25s computes every term's per-passage score when a build is made; a question only sums the
+columns of its terms, which the loader does with NumPy from bm25s's saved arrays. Importing
+bm25s (and SciPy with it) would cost a third of a second of every cold start.
+"""
 
 from __future__ import annotations
 
-import logging
+import importlib.util
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,9 +36,13 @@ _QUESTION_WORDS = {
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-    return frozenset(STOPWORDS_EN_PLUS) | _QUESTION_WORDS
+    """NLTK's English stopwords as bm25s ships them, read without importing bm25s itself."""
+    spec = importlib.util.find_spec("bm25s")
+    path = Path(spec.origin).with_name("stopwords.py")
+    module_spec = importlib.util.spec_from_file_location("_bm25s_stopwords", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return frozenset(module.STOPWORDS_EN_PLUS) | _QUESTION_WORDS
 
 
 def words(text: str) -> list[str]:
@@ -46,49 +56,65 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words(text))
 
 
-class LexicalIndex:
-    """Scores every passage against a query; the corpus is small enough for a scan."""
+# bm25s's saved score matrix (CSC: one column of passage scores per term) and vocabulary.
+_SAVED = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy")
+_VOCABULARY = "vocab.index.json"
 
-    def __init__(self, retriever):
-        self._retriever = retriever
+
+class LexicalIndex:
+    """BM25 score of every passage for a query: the sum of its terms' precomputed columns."""
+
+    def __init__(self, vocabulary: dict[str, int], data, indices, indptr, size: int, saver=None):
+        self.vocabulary = vocabulary
+        self._data, self._indices, self._indptr = data, indices, indptr
+        self.size = size
+        self._saver = saver  # the bm25s retriever of a new build, which writes the files
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+    def build(cls, passage_terms: Iterable[list[str]]) -> LexicalIndex:
+        """The index of each passage's ``terms`` (in row order)."""
         import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
 
         retriever = bm25s.BM25()
         # An empty passage still needs a row so row numbers match the vector index.
-        retriever.index([terms(text) or ["\u2205"] for text in texts], show_progress=False)
-        return cls(retriever)
+        retriever.index([t or ["\u2205"] for t in passage_terms], show_progress=False)
+        scores = retriever.scores
+        return cls(
+            retriever.vocab_dict,
+            scores["data"],
+            scores["indices"],
+            scores["indptr"],
+            int(scores["num_docs"]),
+            saver=retriever,
+        )
 
     def save(self, folder: Path) -> None:
-        self._retriever.save(str(folder))
+        self._saver.save(str(folder))
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(folder)))
+        data, indices, indptr = (np.load(folder / name) for name in _SAVED)
+        params = json.loads((folder / "params.index.json").read_text("utf-8"))
+        if params.get("method") != "lucene":  # other variants add a non-occurrence score
+            raise ValueError(f"unexpected BM25 variant {params.get('method')!r}")
+        vocabulary = json.loads((folder / _VOCABULARY).read_text("utf-8"))
+        return cls(vocabulary, data, indices, indptr, int(params["num_docs"]))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of each passage, in row order (zeros when no term matches)."""
-        query_terms = [t for t in terms(query) if t in self._retriever.vocab_dict]
-        if not query_terms:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(query_terms), dtype=np.float32)
-
-    @property
-    def size(self) -> int:
-        return int(self._retriever.scores["num_docs"])
+        scores = np.zeros(self.size, dtype=np.float32)
+        for term in terms(query):
+            term_id = self.vocabulary.get(term)
+            if term_id is not None:
+                start, end = self._indptr[term_id], self._indptr[term_id + 1]
+                np.add.at(scores, self._indices[start:end], self._data[start:end])
+        return scores
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term; 0 for a term the corpus lacks."""
-        term_id = self._retriever.vocab_dict.get(term)
+        term_id = self.vocabulary.get(term)
         if term_id is None:
             return 0.0
-        indptr = self._retriever.scores["indptr"]
-        df = int(indptr[term_id + 1] - indptr[term_id])
+        df = int(self._indptr[term_id + 1] - self._indptr[term_id])
         n = self.size
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))

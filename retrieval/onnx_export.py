@@ -28,7 +28,6 @@ def file_sha256(path: Path) -> str:
 
 def export(model_path: str, target: Path) -> None:
     """Write ``model.onnx``, ``tokenizer.json`` and ``export.json`` into ``target`` atomically."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -89,4 +88,5 @@ def export(model_path: str, target: Path) -> None:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     export(sys.argv[1], Path(sys.argv[2]))

@@ -16,6 +16,7 @@ import numpy as np
 from retrieval.lexical import LexicalIndex, terms
 from retrieval.sentences import introduces_list, sentence_spans, starts_list_item
 from retrieval.types import DocumentInfo
+from retrieval.vectors import nearest
 
 MIN_SENTENCE_WORDS = 3  # shorter spans ("(a)", "Article 5") are never chosen as an answer
 
@@ -161,19 +162,4 @@ class Snapshot:
 
     def dense_scores(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None):
         """(rows, cosine scores) of the k nearest passages, restricted to ``allowed`` rows."""
-        import faiss
-
-        params = None
-        if allowed is not None:
-            if len(allowed) == 0:
-                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
-            params = (
-                faiss.SearchParametersIVF(sel=selector, nprobe=self.search_index.nprobe)
-                if hasattr(self.search_index, "nprobe")
-                else faiss.SearchParameters(sel=selector)
-            )
-        k = min(k, self.search_index.ntotal)
-        scores, rows = self.search_index.search(query_vector.reshape(1, -1), k, params=params)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+        return nearest(self.search_index, query_vector, k, allowed)

@@ -35,9 +35,14 @@ CHILD = textwrap.dedent(
         HashEmbedder.embed = pause
     elif step == "vectors-written":
         original = index.LexicalIndex.build
-        index.LexicalIndex.build = lambda texts: (pause(), original(texts))[1]
+        index.LexicalIndex.build = lambda terms: (pause(), original(terms))[1]
     elif step == "before-pointer":
         index.os.replace = pause
+    elif step == "sentences":  # the sentence pass reaches the new document's sentence
+        embed = HashEmbedder.embed
+        HashEmbedder.embed = lambda self, texts: (
+            pause() if "A brand new rule about model audits." in texts else embed(self, texts)
+        )
     settings = Settings(data_dir=Path(data), corpus_dirs=[Path(corpus)], embedding_model="hash-embedder")
     Service(settings, embedder=HashEmbedder()).reindex(rebuild=True)
     """
@@ -70,3 +75,47 @@ def test_killed_build_leaves_previous_index_serving(settings, corpus, tmp_path, 
     report = service.reindex()  # the next run completes and cleans up the unfinished build
     assert report.rebuilt and "new-document" in service.current().documents
     assert not [p for p in service.index_dir.builds.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_killed_sentence_pass_leaves_the_passages_answering(settings, corpus, tmp_path):
+    """Passages publish before the sentence pass: a run killed during it still serves the new
+    document, embedding its sentences at question time, and the next run only finishes them."""
+    Service(settings, embedder=HashEmbedder()).reindex()
+    (corpus / "new-document.md").write_text("# New\n\nA brand new rule about model audits.\n")
+    marker = tmp_path / "reached"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(settings.data_dir),
+            str(corpus),
+            "sentences",
+            str(marker),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "the indexer ended before reaching the sentence pass"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    embedder = HashEmbedder()
+    service = Service(settings, embedder=embedder)
+    assert service.current().manifest.sentences_missing > 0
+    answer = service.ask("what is the new rule about model audits?")
+    assert answer.sentences[0].text == "A brand new rule about model audits."
+    assert "A brand new rule about model audits." in embedder.texts  # embedded to answer
+    report = service.reindex()
+    assert report.embedded == 0 and report.sentences_embedded > 0
+    assert service.current().manifest.sentences_missing == 0
+    embedder.texts.clear()
+    again = service.ask("what is the new rule about model audits?")
+    assert embedder.texts == ["what is the new rule about model audits?"]  # nothing else
+    assert again.sentences == answer.sentences
+    assert [p.chunk_id for p in again.passages] == [p.chunk_id for p in answer.passages]

@@ -1,0 +1,59 @@
+"""Vector search with FAISS: exact for a corpus of ordinary size, IVF for a large one."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# Exact search up to this many passages (about 2.5 ms a question); beyond it an IVF index,
+# whose cost grows with the lists probed instead of with the corpus.
+EXACT_SEARCH_LIMIT = 20_000
+IVF_LISTS_PER_SQRT = 4  # nlist = 4·√N, the usual FAISS starting point
+IVF_PROBE_SHARE = 1 / 16  # share of the lists probed per question (scripts/bench.py --scale)
+IVF_MIN_PROBES = 16
+
+
+def search_index(vectors: np.ndarray):
+    """The FAISS index of these unit vectors, searched by inner product (cosine)."""
+    import faiss
+
+    n, dimension = vectors.shape
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if n <= EXACT_SEARCH_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        lists = int(IVF_LISTS_PER_SQRT * math.sqrt(n))
+        index = faiss.IndexIVFFlat(
+            faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT
+        )
+        index.train(vectors)
+        index.nprobe = min(lists, max(IVF_MIN_PROBES, int(lists * IVF_PROBE_SHARE)))
+    if n:
+        index.add(vectors)
+    return index
+
+
+def describe(index) -> str:
+    """ "flat", or "ivf<lists>/<probes>"."""
+    return f"ivf{index.nlist}/{index.nprobe}" if hasattr(index, "nprobe") else "flat"
+
+
+def nearest(index, query_vector: np.ndarray, k: int, allowed: np.ndarray | None):
+    """(rows, cosine scores) of the k nearest vectors, restricted to ``allowed`` rows."""
+    import faiss
+
+    params = None
+    if allowed is not None:
+        if len(allowed) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+        params = (
+            faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+            if hasattr(index, "nprobe")
+            else faiss.SearchParameters(sel=selector)
+        )
+    k = min(k, index.ntotal)
+    scores, rows = index.search(query_vector.reshape(1, -1), k, params=params)
+    keep = rows[0] >= 0
+    return rows[0][keep], scores[0][keep]

@@ -1,0 +1,79 @@
+"""Search backends against exact oracles: FAISS (exact and IVF) against NumPy, our BM25 scoring
+of bm25s's saved arrays against bm25s itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval import vectors as vector_search
+from retrieval.lexical import LexicalIndex, terms
+
+
+def unit_vectors(n: int, dimension: int = 32, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(n, dimension)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def exact(vectors, query, k, allowed=None):
+    scores = vectors @ query
+    if allowed is not None:
+        mask = np.full(len(vectors), -np.inf)
+        mask[allowed] = 0
+        scores = scores + mask
+    order = np.argsort(-scores)[:k]
+    return order[np.isfinite(scores[order])]
+
+
+@pytest.fixture(params=["exact", "ivf"])
+def backend(request, monkeypatch):
+    if request.param == "ivf":  # the IVF index a large corpus gets, at a size a test can afford
+        monkeypatch.setattr(vector_search, "EXACT_SEARCH_LIMIT", 100)
+        monkeypatch.setattr(vector_search, "IVF_PROBE_SHARE", 1.0)  # every list: exact
+    return request.param
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+def test_search_returns_the_exact_nearest_rows(backend, filtered):
+    vectors = unit_vectors(1000)
+    index = vector_search.search_index(vectors)
+    assert vector_search.describe(index).startswith("ivf" if backend == "ivf" else "flat")
+    allowed = np.arange(0, 1000, 7) if filtered else None
+    for query in unit_vectors(20, seed=1):
+        rows, scores = vector_search.nearest(index, query, 10, allowed)
+        assert list(rows) == list(exact(vectors, query, 10, allowed))
+        assert np.allclose(scores, vectors[rows] @ query, atol=1e-5)
+        if filtered:
+            assert set(rows) <= set(allowed)
+
+
+def test_search_with_an_empty_filter_or_few_rows(backend):
+    vectors = unit_vectors(5 if backend == "exact" else 200)
+    index = vector_search.search_index(vectors)
+    rows, _ = vector_search.nearest(index, vectors[0], 10, np.array([], dtype=np.int64))
+    assert len(rows) == 0
+    rows, _ = vector_search.nearest(index, vectors[0], 3, np.array([0, 2, 4]))
+    assert sorted(rows) == [0, 2, 4] and rows[0] == 0
+
+
+def test_bm25_from_saved_arrays_scores_as_bm25s_does(tmp_path):
+    import bm25s
+
+    texts = [
+        "Developers shall report training runs above the compute threshold.",
+        "The AI Safety Institute evaluates frontier models before deployment.",
+        "",
+        "Providers of general-purpose AI models shall report serious incidents.",
+        "Compute thresholds trigger reporting; reporting is annual.",
+    ]
+    built = LexicalIndex.build([terms(t) for t in texts])
+    built.save(tmp_path / "lexical")
+    loaded = LexicalIndex.load(tmp_path / "lexical")
+    reference = bm25s.BM25.load(str(tmp_path / "lexical"))
+    for query in ("compute reporting threshold", "frontier models", "report report", "bread"):
+        known = [t for t in terms(query) if t in reference.vocab_dict]
+        expected = reference.get_scores(known) if known else np.zeros(len(texts))
+        assert np.array_equal(loaded.scores(query), np.asarray(expected, dtype=np.float32))
+        assert np.array_equal(built.scores(query), loaded.scores(query))
+    assert loaded.size == 5 and loaded.idf("bread") == 0.0
+    assert loaded.idf(terms("frontier")[0]) > loaded.idf(terms("report")[0]) > 0
