@@ -17,11 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from retrieval.config import Settings, process_defaults
+    from bot.config import BotSettings
+    from retrieval.config import process_defaults
 
     process_defaults()
     try:
-        settings = Settings()
+        settings = BotSettings()
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()

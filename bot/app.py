@@ -6,28 +6,28 @@ import asyncio
 import logging
 import re
 import sys
-from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
 import yarl
 from discord.ext import commands
 
-from bot.checks import UserCooldown
-from bot.errors import NO_MENTIONS, PolicyBotTree
-from bot.views import AnswerCache, AnswerView
+from bot.admin import AdminCog
+from bot.ask import AskCog
+from bot.config import BotSettings
+from bot.dependencies import Dependencies
+from bot.errors import PolicyBotTree
+from bot.replies import NO_MENTIONS
+from bot.views import AnswerView
 from retrieval.errors import PolicyBotError
-
-if TYPE_CHECKING:
-    from retrieval.config import Settings
-    from retrieval.service import Service
+from retrieval.service import Service
 
 log = logging.getLogger(__name__)
 
 API_VERSION_SUFFIX = re.compile(r"/api/v\d+/?$")
 
 
-def apply_endpoints(settings: Settings) -> None:
+def apply_endpoints(settings: BotSettings) -> None:
     """Point discord.py at another REST base and gateway (a proxy, a compatible server, a fake).
 
     discord.py keeps these as class attributes, so this applies to the whole process.
@@ -46,10 +46,7 @@ def apply_endpoints(settings: Settings) -> None:
 class PolicyBot(commands.Bot):
     """The bot: slash commands, mentions and answer buttons over one ``Service``."""
 
-    def __init__(self, settings: Settings, service: Service, *, sync: bool = False, **options):
-        # PolicyBot never joins voice: skip discord.py's warnings about missing voice libraries.
-        discord.VoiceClient.warn_nacl = False
-        discord.VoiceClient.warn_dave = False
+    def __init__(self, settings: BotSettings, service: Service, *, sync: bool = False, **options):
         intents = discord.Intents.default()
         # Messages that mention the bot carry their text even without this privileged intent;
         # it is only needed to read other messages, which PolicyBot does not do.
@@ -62,36 +59,30 @@ class PolicyBot(commands.Bot):
             tree_cls=PolicyBotTree,
             **options,
         )
-        self.settings = settings
-        self.service = service
+        self.deps = Dependencies.create(settings, service)
         self.sync_commands = sync
-        self.answers = AnswerCache()
-        self.ask_cooldown = UserCooldown(settings.ask_cooldown_s)
 
     async def add_cogs(self) -> None:
         """Register the commands and listeners (no network)."""
-        from bot.admin import AdminCog
-        from bot.ask import AskCog
-
         if self.get_cog("Ask") is None:
-            await self.add_cog(AskCog(self))
+            await self.add_cog(AskCog(self.deps, lambda: self.user))
         if self.get_cog("Admin") is None:
-            await self.add_cog(AdminCog(self))
+            await self.add_cog(AdminCog(self.deps))
 
     async def setup_hook(self) -> None:
         """Before the bot connects: load the model and index, register commands and buttons."""
         started = asyncio.get_running_loop().time()
-        await asyncio.to_thread(self.service.load)
+        await asyncio.to_thread(self.deps.service.load)
         log.info("model and index loaded in %.1f s", asyncio.get_running_loop().time() - started)
         await self.add_cogs()
         # One persistent view handles every answer's buttons, also those sent before a restart.
-        self.add_view(AnswerView())
+        self.add_view(AnswerView(self.deps))
         if self.sync_commands:
             await self.sync_tree()
 
     async def sync_tree(self) -> list[discord.app_commands.AppCommand]:
         """Publish the slash commands: to the configured guild at once, else globally."""
-        guild_id = self.settings.discord_guild_id
+        guild_id = self.deps.settings.discord_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -112,7 +103,9 @@ class PolicyBot(commands.Bot):
         """No prefix commands: mentions are handled by the Ask cog's listener."""
 
 
-def create_bot(settings: Settings, service: Service, *, sync: bool = False, **options) -> PolicyBot:
+def create_bot(
+    settings: BotSettings, service: Service, *, sync: bool = False, **options
+) -> PolicyBot:
     """The configured bot, not connected (for ``run``, tests and embedding)."""
     apply_endpoints(settings)
     return PolicyBot(settings, service, sync=sync, **options)
@@ -123,7 +116,7 @@ def _fail(message: str) -> int:
     return 1
 
 
-def run(settings: Settings, *, sync: bool, service: Service | None = None) -> int:
+def run(settings: BotSettings, *, sync: bool, service: Service | None = None) -> int:
     """Start the bot and serve until stopped; returns the process exit code."""
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not token:
@@ -137,11 +130,11 @@ def run(settings: Settings, *, sync: bool, service: Service | None = None) -> in
     else:  # the caller set up logging; still let the bot's own progress through
         for name in ("bot", "discord"):
             logging.getLogger(name).setLevel(level)
+    # PolicyBot never joins voice: skip discord.py's warnings about missing voice libraries.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     try:
-        if service is None:
-            from retrieval.service import Service
-
-            service = Service(settings)
+        service = service or Service(settings)
         bot = create_bot(settings, service, sync=sync)
         asyncio.run(_serve(bot, token))
     except discord.LoginFailure:

@@ -6,20 +6,19 @@ import asyncio
 import functools
 import logging
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
-from bot.checks import per_user_cooldown
-from bot.errors import APOLOGY, NO_MENTIONS, cooldown_message
+from bot.dependencies import Dependencies
+from bot.errors import cooldown_message, reply_text
+from bot.replies import NO_MENTIONS
+from bot.text import CHOICES_LIMIT, MESSAGE_LIMIT, thread_name
 from bot.views import send_answer
 from retrieval.errors import PolicyBotError
-
-if TYPE_CHECKING:
-    from bot.app import PolicyBot
+from retrieval.types import Filters
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +31,22 @@ MENTION_HINT = (
 class AskCog(commands.Cog, name="Ask"):
     """Questions from slash commands and mentions."""
 
-    def __init__(self, bot: PolicyBot):
-        self.bot = bot
+    def __init__(self, deps: Dependencies, bot_user: Callable[[], discord.abc.User | None]):
+        self.deps = deps
+        self.bot_user = bot_user  # who "@PolicyBot" is: known once the bot has logged in
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """The per-user cooldown, shared with mentions ('ask again in N s')."""
+        limited = self.deps.cooldown.hit(interaction.user.id)
+        if limited:
+            raise app_commands.CommandOnCooldown(*limited)
+        return True
 
     @app_commands.command(name="ask")
     @app_commands.describe(
         question="Your question about AI policy, in plain words.",
         jurisdiction="Only use documents from this jurisdiction (leave empty for all).",
     )
-    @per_user_cooldown
     async def ask(
         self,
         interaction: discord.Interaction,
@@ -52,13 +58,13 @@ class AskCog(commands.Cog, name="Ask"):
         if jurisdiction:
             jurisdiction = await self._known_jurisdiction(jurisdiction)
         answer = await asyncio.to_thread(
-            self.bot.service.ask,
+            self.deps.service.ask,
             question,
-            top_k=self.bot.settings.top_k,
-            jurisdiction=jurisdiction,
+            top_k=self.deps.settings.top_k,
+            filters=Filters(jurisdiction=jurisdiction),
         )
         send = functools.partial(interaction.followup.send, wait=True)
-        await send_answer(self.bot, send, answer, question=question, jurisdiction=jurisdiction)
+        await send_answer(self.deps, send, answer, question=question, jurisdiction=jurisdiction)
         interaction.extras["answered"] = True
 
     @ask.autocomplete("jurisdiction")
@@ -66,7 +72,7 @@ class AskCog(commands.Cog, name="Ask"):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            names = await asyncio.to_thread(self.bot.service.jurisdictions)
+            names = await asyncio.to_thread(self.deps.service.jurisdictions)
         except Exception:
             log.exception("jurisdiction autocomplete failed")
             return []
@@ -75,11 +81,11 @@ class AskCog(commands.Cog, name="Ask"):
             app_commands.Choice(name=name[:100], value=name[:100])
             for name in names
             if current in name.lower()
-        ][: render.CHOICES_LIMIT]
+        ][:CHOICES_LIMIT]
 
     async def _known_jurisdiction(self, value: str) -> str:
         """The canonical spelling of a typed jurisdiction, or a refusal listing the choices."""
-        names = await asyncio.to_thread(self.bot.service.jurisdictions)
+        names = await asyncio.to_thread(self.deps.service.jurisdictions)
         for name in names:
             if name.lower() == value.strip().lower():
                 return name
@@ -95,7 +101,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def on_message(self, message: discord.Message) -> None:
         """Answer '@PolicyBot <question>' in a thread started from the message (in direct
         messages, every message is a question)."""
-        me = self.bot.user
+        me = self.bot_user()
         if message.author.bot or me is None:
             return
         if message.guild is not None and me.id not in message.raw_mentions:
@@ -104,41 +110,39 @@ class AskCog(commands.Cog, name="Ask"):
         if not question:
             await message.reply(MENTION_HINT, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        limited = self.bot.ask_cooldown.hit(message.author.id)
+        limited = self.deps.cooldown.hit(message.author.id)
         if limited:
             await message.reply(
                 cooldown_message(limited[1]), mention_author=False, allowed_mentions=NO_MENTIONS
             )
             return
-        where = await self._reply_channel(message, question)
+        where = await _reply_channel(message, question)
         try:
             async with where.typing():
                 answer = await asyncio.to_thread(
-                    self.bot.service.ask, question, top_k=self.bot.settings.top_k
+                    self.deps.service.ask, question, top_k=self.deps.settings.top_k
                 )
-            await send_answer(self.bot, where.send, answer, question=question, jurisdiction=None)
-        except PolicyBotError as err:
-            await _send_quietly(where, str(err)[:2000])
-        except Exception:
-            log.exception(
-                "mention answer failed (guild %s, user %s)",
-                message.guild and message.guild.id,
-                message.author.id,
+            await send_answer(self.deps, where.send, answer, question=question, jurisdiction=None)
+        except Exception as err:  # the same mapping as commands: engine errors, else an apology
+            text = reply_text(
+                err,
+                where="mention answer",
+                guild_id=message.guild and message.guild.id,
+                user_id=message.author.id,
             )
-            await _send_quietly(where, APOLOGY)
+            await _send_quietly(where, text[:MESSAGE_LIMIT])
 
-    async def _reply_channel(
-        self, message: discord.Message, question: str
-    ) -> discord.abc.Messageable:
-        """A new thread on the message where possible, else the message's own channel."""
-        if isinstance(message.channel, discord.TextChannel):
-            try:
-                return await message.create_thread(
-                    name=render.thread_name(question), auto_archive_duration=1440
-                )
-            except discord.HTTPException as err:
-                log.info("cannot start a thread in channel %s: %s", message.channel.id, err)
-        return message.channel
+
+async def _reply_channel(message: discord.Message, question: str) -> discord.abc.Messageable:
+    """A new thread on the message where possible, else the message's own channel."""
+    if isinstance(message.channel, discord.TextChannel):
+        try:
+            return await message.create_thread(
+                name=thread_name(question), auto_archive_duration=1440
+            )
+        except discord.HTTPException as err:
+            log.info("cannot start a thread in channel %s: %s", message.channel.id, err)
+    return message.channel
 
 
 async def _send_quietly(where: discord.abc.Messageable, text: str) -> None:

@@ -14,12 +14,11 @@ import time
 import discord
 from discord import app_commands
 
-from bot.render import MESSAGE_LIMIT, fit
+from bot.replies import reply_private
 from retrieval.errors import PolicyBotError
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
 
 
@@ -58,47 +57,36 @@ def user_message(error: BaseException) -> str | None:
     return None
 
 
-async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
-    """Send ``text`` only to the user, whatever state the interaction is in."""
-    text = fit(text, MESSAGE_LIMIT, render=str)
-    response = interaction.response
-    if not response.is_done():
-        await response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        return
-    # A public "thinking…" deferral turns the next follow-up into the public reply: remove it
-    # first so the error goes to the user alone.
-    public_pending = (
-        response.type is discord.InteractionResponseType.deferred_channel_message
-        and not interaction.extras.get("ephemeral")
-        and not interaction.extras.get("answered")
-    )
-    if public_pending:
-        try:
-            await interaction.delete_original_response()
-        except discord.HTTPException:
-            log.debug("could not delete the deferred response of interaction %s", interaction.id)
-    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+def reply_text(error: BaseException, *, where: str, guild_id: int | None, user_id: int | None):
+    """What the user is told about ``error``; anything unexpected is logged with its context."""
+    message = user_message(error)
+    if message is None:
+        original = getattr(error, "original", error)
+        log.error(
+            "%s failed (guild %s, user %s): %s",
+            where,
+            guild_id,
+            user_id,
+            type(original).__name__,
+            exc_info=original,
+        )
+        message = APOLOGY
+    return message
 
 
 async def handle_interaction_error(
     interaction: discord.Interaction, error: BaseException, *, where: str | None = None
 ) -> None:
     """Answer ``error`` for ``interaction`` (see the module docstring for the order)."""
-    message = user_message(error)
-    if message is None:
-        original = getattr(error, "original", error)
-        command = interaction.command.qualified_name if interaction.command else None
-        log.error(
-            "%s failed (guild %s, user %s): %s",
-            where or command or "interaction",
-            interaction.guild_id,
-            interaction.user.id if interaction.user else None,
-            type(original).__name__,
-            exc_info=original,
-        )
-        message = APOLOGY
+    command = interaction.command.qualified_name if interaction.command else None
+    message = reply_text(
+        error,
+        where=where or command or "interaction",
+        guild_id=interaction.guild_id,
+        user_id=interaction.user.id if interaction.user else None,
+    )
     try:
-        await reply_ephemeral(interaction, message)
+        await reply_private(interaction, message)
     except discord.HTTPException:
         log.warning("could not send an error reply for interaction %s", interaction.id)
 

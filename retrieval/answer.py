@@ -119,7 +119,10 @@ def compose(
             info = snapshot.documents[snapshot.passages[row].doc_id]
             if info not in nearest:
                 nearest.append(info)
-        return Answer(question, (), (), abstained=True, nearest=tuple(nearest[:3]))
+        closest = tuple(to_passage(snapshot, row, candidates.fused.get(row, 0.0)) for row in ranked)
+        return Answer(
+            question, (), (), abstained=True, nearest=tuple(nearest[:3]), more=closest[:top_k]
+        )
 
     items = _list_items(ranked[0], continuation, best_in_row, snapshot)
     if form.wants_list and len(items) > 1:
@@ -143,7 +146,7 @@ def compose(
         )
         for row in ranked
     )
-    return Answer(question, answer_sentences, passages)
+    return Answer(question, answer_sentences, passages[:top_k], more=passages[top_k:])
 
 
 def _pool(rows: list[int], candidates: Candidates) -> list[int]:

@@ -14,6 +14,7 @@ import click
 import typer
 
 from retrieval.errors import PolicyBotError
+from retrieval.types import Answer, Filters
 
 app = typer.Typer(
     add_completion=False,
@@ -93,28 +94,15 @@ def ask(
     """
     service = _service(corpus)
     service.ensure_index(progress=_progress())
-    answer = service.ask(
-        question,
-        top_k=top_k,
-        jurisdiction=jurisdiction,
-        doc_id=document,
-        date_from=since,
-        date_to=until,
-    )
-    shown = top_k or service.settings.top_k
+    filters = Filters(jurisdiction=jurisdiction, doc_id=document, date_from=since, date_to=until)
+    answer = service.ask(question, top_k=top_k, filters=filters)
     if as_json:
-        _print_json(
-            {
-                **asdict(answer),
-                "text": answer.text,
-                "passages": [asdict(p) for p in answer.passages[:shown]],
-            }
-        )
+        _print_json({**asdict(answer), "text": answer.text})
         return
-    typer.echo(_render_answer(answer, shown))
+    typer.echo(_render_answer(answer))
 
 
-def _render_answer(answer, shown: int) -> str:
+def _render_answer(answer: Answer) -> str:
     """The answer, then each passage with its citation; highlights in bold on a terminal."""
     if answer.abstained:
         lines = ["The corpus does not hold an answer to that question."]
@@ -126,7 +114,7 @@ def _render_answer(answer, shown: int) -> str:
             ]
         return "\n".join(lines)
     lines = [typer.style("Answer", bold=True), answer.text, "", typer.style("Sources", bold=True)]
-    for number, passage in enumerate(answer.passages[:shown], 1):
+    for number, passage in enumerate(answer.passages, 1):
         d = passage.document
         lines.append(f"[{number}] {d.title}")
         lines.append(f"    {d.publisher or '-'}, {d.date or 'undated'}")
@@ -274,30 +262,30 @@ def evaluate(
             typer.echo(f"{name:18} {value}")
 
 
-@app.command()
-def bot(
-    sync: Annotated[
-        bool, typer.Option("--sync", help="Publish the slash commands, then run.")
-    ] = False,
-) -> None:
-    """Run the Discord bot (needs POLICYBOT_DISCORD_TOKEN in the environment or .env).
+def _add_commands_of_other_packages() -> None:
+    """Commands that installed packages register as ``policybot.commands`` entry points (the
+    bot package adds `policybot bot`): the engine never imports them itself."""
+    from importlib.metadata import entry_points
 
-    Example: policybot bot --sync
-    """
-    from bot.app import run
-    from retrieval.config import Settings
-
-    raise typer.Exit(run(Settings(), sync=sync))
+    for entry in entry_points(group="policybot.commands"):
+        try:
+            app.command(entry.name)(entry.load())
+        except ImportError as err:  # a broken plug-in must not take the engine's commands down
+            logging.getLogger(__name__).warning("cannot load `policybot %s`: %s", entry.name, err)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: domain errors become one line on stderr and exit status 1."""
-    from retrieval.config import process_defaults
+    from retrieval.config import Settings, process_defaults
 
     process_defaults()
-    level = os.environ.get("POLICYBOT_CLI_LOG_LEVEL", "WARNING")
+    try:
+        level = Settings().cli_log_level.upper()
+    except ValueError:  # invalid settings are reported by the command that reads them
+        level = "WARNING"
     logging.basicConfig(level=level, stream=sys.stderr)
-    logging.getLogger("bm25s").setLevel(level)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+    _add_commands_of_other_packages()
     try:
         code = app(args=argv, standalone_mode=False)  # returns typer.Exit's code in this mode
     except PolicyBotError as err:

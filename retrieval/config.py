@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 def process_defaults() -> None:
@@ -20,7 +22,7 @@ def process_defaults() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _split_list(value: object) -> object:
+def split_list(value: object) -> object:
     """Accept "a,b" as well as a list, so list settings read naturally in `.env`."""
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -28,7 +30,7 @@ def _split_list(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    """Every setting PolicyBot reads; `.env.example` lists the same names."""
+    """The engine's settings (the bot's extend them: bot/config.py); `.env.example` lists all."""
 
     model_config = SettingsConfigDict(
         env_prefix="POLICYBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -60,23 +62,9 @@ class Settings(BaseSettings):
         description="Offset added to the calibrated abstention threshold (higher abstains more).",
     )
 
-    discord_token: SecretStr | None = Field(None, description="Bot token; only the bot reads it.")
-    discord_guild_id: int | None = Field(None, description="Guild to sync commands to instantly.")
-    admin_role_ids: Annotated[list[int], NoDecode] = Field(
-        [], description="Role ids, comma-separated, whose members may manage the corpus."
-    )
-    ask_cooldown_s: float = Field(10.0, ge=0, description="Per-user pause between /ask calls.")
-    message_content_intent: bool = Field(
-        False,
-        description="Request the privileged Message Content intent (enable it in the portal).",
-    )
-    discord_api_base: str = Field(
-        "", description="Discord REST base URL override (tests, proxies)."
-    )
-    discord_gateway_url: str = Field("", description="Discord gateway URL override.")
-    log_level: str = Field("INFO")
+    cli_log_level: LogLevel = Field("WARNING", description="Log level of `policybot` commands.")
 
-    _split = field_validator("corpus_dirs", "admin_role_ids", mode="before")(_split_list)
+    _split = field_validator("corpus_dirs", mode="before")(split_list)
 
     @property
     def model_folder(self) -> Path:

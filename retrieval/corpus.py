@@ -7,7 +7,25 @@ import shutil
 import time
 from pathlib import Path
 
+from retrieval.documents import SourceDocument, slugify
 from retrieval.errors import DocumentError
+
+MAX_NAME_CHARS = 80  # file names made from a title stay short enough to read in a listing
+
+
+def markdown_copy(document: SourceDocument, url: str) -> tuple[bytes, str]:
+    """A fetched page or PDF as a Markdown file with its metadata in front matter: (bytes, name).
+
+    The corpus keeps the text that was indexed, with where it came from, not the raw download.
+    """
+    import yaml
+
+    meta = {k: v for k, v in document.meta.items() if v}
+    meta.setdefault("url", url)
+    meta["obtained_from"] = url
+    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
+    name = slugify(meta.get("title", ""))[:MAX_NAME_CHARS].strip("-") or document.doc_id
+    return f"---\n{front}---\n\n{document.text}\n".encode(), name + ".md"
 
 
 def write_atomically(target: Path, data: bytes) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.errors import PolicyBotError
-from retrieval.types import Answer
+from retrieval.types import Answer, Passage
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 _SINGLE_QUOTES = re.compile(r"[\u2018\u2019\u201a\u201b\u2032]")
@@ -61,10 +61,16 @@ def matches(text: str, groups: list[list[str]]) -> bool:
     return bool(groups) and all(any(fold(alt) in folded for alt in group) for group in groups)
 
 
+def ranked_passages(answer: Answer) -> tuple[Passage, ...]:
+    """The passages that count as the answer's sources: none when it says there is no answer
+    (its closest passages are offered as such, not as an answer)."""
+    return () if answer.abstained else answer.passages + answer.more
+
+
 def shown_text(answer: Answer, passages: int) -> str:
     """The answer (at most three sentences) and the first passages, as a user sees them."""
-    parts = [answer.text] + [f"{p.heading}\n{p.text}" for p in answer.passages[:passages]]
-    return "\n".join(parts)
+    shown = ranked_passages(answer)[:passages]
+    return "\n".join([answer.text] + [f"{p.heading}\n{p.text}" for p in shown])
 
 
 def score(questions: list[Question], answers: list[Answer]) -> tuple[dict, list[dict]]:
@@ -73,7 +79,8 @@ def score(questions: list[Question], answers: list[Answer]) -> tuple[dict, list[
     details = []
     recall1 = recall5 = reciprocal = hit1 = hit5 = 0.0
     for q, a in answerable:
-        ranks = [i for i, p in enumerate(a.passages[:10], 1) if p.document.doc_id in q.docs]
+        listed = ranked_passages(a)[:10]
+        ranks = [i for i, p in enumerate(listed, 1) if p.document.doc_id in q.docs]
         first = ranks[0] if ranks else None
         recall1 += first == 1
         recall5 += first is not None and first <= 5

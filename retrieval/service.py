@@ -14,11 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from filelock import FileLock, Timeout
 
-from retrieval import answer as answering
-from retrieval.answer_types import question_form
+from retrieval.answer import to_passage
+from retrieval.asking import answer_question
 from retrieval.chunking import CHUNKER_VERSION
 from retrieval.config import Settings
 from retrieval.corpus import RemovedFiles, write_atomically
@@ -31,7 +30,6 @@ from retrieval.errors import (
     PolicyBotError,
     UnknownDocument,
 )
-from retrieval.fusion import candidate_rows
 from retrieval.index import INDEX_FORMAT, IndexDirectory
 from retrieval.snapshot import Snapshot
 from retrieval.types import (
@@ -39,6 +37,7 @@ from retrieval.types import (
     AdminAction,
     Answer,
     DocumentInfo,
+    Filters,
     IndexReport,
     Passage,
     Status,
@@ -114,16 +113,9 @@ class Service:
             return self._snapshot
 
     def ask(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        jurisdiction: str | None = None,
-        doc_id: str | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
+        self, question: str, *, top_k: int | None = None, filters: Filters | None = None
     ) -> Answer:
-        """Answer from the corpus, with passages best first (twice ``top_k``, for 'more')."""
+        """Answer from the corpus: ``top_k`` passages shown, as many more for "more sources"."""
         question = " ".join((question or "").split())
         if not question:
             raise InvalidQuestion("Please ask a question: the text was empty.")
@@ -135,18 +127,12 @@ class Service:
         top_k = top_k or self.settings.top_k
         started = time.perf_counter()
         snapshot = self.current()
-        allowed = self._filter_rows(snapshot, jurisdiction, doc_id, date_from, date_to)
-        query_vector = self.embedder.embed([question])[0]
-        form = question_form(question)
-        candidates = candidate_rows(snapshot, form.topic, query_vector, allowed)
-        result = answering.compose(
-            question,
-            form,
-            query_vector,
+        result = answer_question(
             snapshot,
-            candidates,
             self.embedder,
+            question,
             top_k=top_k,
+            filters=filters or Filters(),
             min_support=self.settings.min_support,
         )
         return replace(result, elapsed_ms=(time.perf_counter() - started) * 1000)
@@ -157,7 +143,7 @@ class Service:
         row = snapshot.rows_by_chunk.get(chunk_id)
         if row is None:
             raise UnknownDocument(f"That passage ({chunk_id}) is no longer in the index.")
-        return answering.to_passage(snapshot, row)
+        return to_passage(snapshot, row)
 
     def documents(self) -> list[DocumentInfo]:
         return sorted(self.store.documents(), key=lambda d: d.doc_id)
@@ -216,9 +202,8 @@ class Service:
 
     def add_url(self, url: str, *, actor: str) -> AddResult:
         """Fetch a web page or PDF (bounded in size and time) and add it as a Markdown document."""
-        import yaml
-
-        from retrieval.documents import load_bytes, slugify
+        from retrieval.corpus import markdown_copy
+        from retrieval.documents import load_bytes
         from retrieval.fetch import fetch_url
 
         with self._audited(actor, "add_url", url):
@@ -227,14 +212,10 @@ class Service:
                 max_bytes=self.settings.max_document_bytes,
                 timeout_s=self.settings.fetch_timeout_s,
             )
-            document = load_bytes(fetched.data, fetched.filename)
-            meta = {k: v for k, v in document.meta.items() if v}
-            meta.setdefault("url", fetched.url)
-            meta["obtained_from"] = fetched.url
-            front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
-            markdown = f"---\n{front}---\n\n{document.text}\n".encode()
-            name = slugify(meta.get("title", ""))[:80].strip("-") or document.doc_id
-            return self._add(load_bytes(markdown, name + ".md"), markdown, ".md", actor)
+            markdown, filename = markdown_copy(
+                load_bytes(fetched.data, fetched.filename), fetched.url
+            )
+            return self._add(load_bytes(markdown, filename), markdown, ".md", actor)
 
     def remove(self, doc_id: str, *, actor: str = "cli") -> DocumentInfo:
         """Take a document out of the corpus and the index; its file is kept aside, not deleted."""
@@ -246,6 +227,7 @@ class Service:
                 )
             if self.store.document_count() == 1:
                 raise DocumentError("This is the last document; an index needs at least one.")
+            info = self.store.info(row, self.store.chunk_counts().get(doc_id, 0))
             source = Path(row.source)
             removed = RemovedFiles(self.settings.data_dir / "removed")
             aside = removed.move_aside(source)
@@ -254,7 +236,7 @@ class Service:
             except BaseException:
                 removed.restore(aside, source)
                 raise
-            return self.store.info(row)
+            return info
 
     def record_feedback(
         self, *, question: str, chunk_ids: Sequence[str], user_id: str, vote: int
@@ -339,27 +321,3 @@ class Service:
         counts = self.store.chunk_counts()
         info = self.store.info(self.store.document(document.doc_id), counts.get(document.doc_id, 0))
         return AddResult(info, info.chunks, time.perf_counter() - started)
-
-    def _filter_rows(
-        self, snapshot: Snapshot, jurisdiction, doc_id, date_from, date_to
-    ) -> np.ndarray | None:
-        if not any((jurisdiction, doc_id, date_from, date_to)):
-            return None
-        docs = snapshot.documents
-        if doc_id and doc_id not in docs:
-            raise UnknownDocument(
-                f"No document has the id {doc_id!r}; `policybot list` shows the ids."
-            )
-
-        def keep(info: DocumentInfo) -> bool:
-            return (
-                (not jurisdiction or info.jurisdiction.lower() == jurisdiction.lower())
-                and (not doc_id or info.doc_id == doc_id)
-                and (not date_from or (info.date and info.date >= date_from))
-                and (not date_to or (info.date and info.date <= date_to))
-            )
-
-        kept = {d for d, info in docs.items() if keep(info)}
-        return np.array(
-            [row for row, p in enumerate(snapshot.passages) if p.doc_id in kept], dtype=np.int64
-        )

@@ -148,6 +148,12 @@ class Snapshot:
     def rows_by_chunk(self) -> dict[str, int]:
         return {p.chunk_id: row for row, p in enumerate(self.passages)}
 
+    def rows_of(self, doc_ids: set[str]) -> np.ndarray:
+        """The rows of these documents' passages."""
+        return np.array(
+            [row for row, p in enumerate(self.passages) if p.doc_id in doc_ids], dtype=np.int64
+        )
+
     def next_row(self, row: int) -> int | None:
         """The passage that follows ``row`` in its document (passages are stored in order)."""
         following = row + 1

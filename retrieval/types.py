@@ -59,15 +59,37 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which documents a question may be answered from; an empty field does not filter."""
+
+    jurisdiction: str | None = None
+    doc_id: str | None = None
+    date_from: str | None = None  # YYYY-MM-DD, inclusive
+    date_to: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.jurisdiction, self.doc_id, self.date_from, self.date_to))
+
+    def admits(self, info: DocumentInfo) -> bool:
+        return (
+            (not self.jurisdiction or info.jurisdiction.lower() == self.jurisdiction.lower())
+            and (not self.doc_id or info.doc_id == self.doc_id)
+            and (not self.date_from or bool(info.date and info.date >= self.date_from))
+            and (not self.date_to or bool(info.date and info.date <= self.date_to))
+        )
+
+
+@dataclass(frozen=True)
 class Answer:
     """What ``ask`` returns: answer sentences first, then the passages that support them."""
 
     question: str
     sentences: tuple[AnswerSentence, ...]
-    passages: tuple[Passage, ...]  # best first; more than are shown at once
+    passages: tuple[Passage, ...]  # shown with the answer, best first; sources [1], [2], …
     abstained: bool = False
     nearest: tuple[DocumentInfo, ...] = ()  # when abstaining: the closest documents
     elapsed_ms: float = 0.0
+    more: tuple[Passage, ...] = ()  # "more sources"; after an abstention, the closest passages
 
     @property
     def text(self) -> str:

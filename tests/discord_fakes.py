@@ -18,7 +18,7 @@ from unittest.mock import MagicMock, create_autospec
 import discord
 from aiohttp import WSMsgType, web
 
-from retrieval.config import Settings
+from bot.config import BotSettings
 from retrieval.service import Service
 from tests.fakes import HashEmbedder
 
@@ -77,7 +77,7 @@ def make_corpus(root: Path) -> Path:
     return corpus
 
 
-def make_settings(root: Path, **overrides: Any) -> Settings:
+def make_settings(root: Path, **overrides: Any) -> BotSettings:
     """Settings over a tmp corpus; ``min_support=-1`` makes the hash embedder answer."""
     values: dict[str, Any] = {
         "data_dir": root / "data",
@@ -90,17 +90,17 @@ def make_settings(root: Path, **overrides: Any) -> Settings:
         "discord_guild_id": GUILD_ID,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    return BotSettings(_env_file=None, **values)
 
 
-def make_service(settings: Settings) -> Service:
+def make_service(settings: BotSettings) -> Service:
     """The real service with the deterministic embedder, loaded."""
     service = Service(settings, HashEmbedder())
     service.load()
     return service
 
 
-def corpus_files(settings: Settings) -> list[str]:
+def corpus_files(settings: BotSettings) -> list[str]:
     return sorted(p.name for p in Path(settings.corpus_dirs[0]).iterdir())
 
 
@@ -108,7 +108,7 @@ def corpus_files(settings: Settings) -> list[str]:
 
 
 def fake_member(user_id: int = USER_ID, name: str = "alice", role_ids: tuple[int, ...] = ()):
-    member = MagicMock(spec=discord.Member)
+    member = MagicMock(spec_set=discord.Member)
     member.id = user_id
     member.name = name
     member.bot = False
@@ -128,7 +128,7 @@ def fake_interaction(
     command: Any = None,
 ) -> MagicMock:
     """An interaction whose response and followup are autospecs of the real classes."""
-    interaction = MagicMock(spec=discord.Interaction)
+    interaction = MagicMock(spec_set=discord.Interaction)
     interaction.client = bot
     interaction.id = 4242
     interaction.user = user or fake_member()

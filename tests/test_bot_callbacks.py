@@ -7,19 +7,20 @@ import contextlib
 import json
 import logging
 import threading
-from pathlib import Path
-from unittest.mock import AsyncMock, MagicMock, create_autospec, patch
+from unittest.mock import MagicMock, create_autospec, patch
 
 import discord
 import pytest
 from discord import app_commands
 
-from bot import render
+from bot import answer_embeds
+from bot import text as bot_text
 from bot.admin import AdminCog
 from bot.app import create_bot
 from bot.ask import MENTION_HINT, AskCog
-from bot.checks import UserCooldown, admin_predicate, ask_cooldown
-from bot.errors import APOLOGY, NO_MENTIONS, NotAdmin
+from bot.dependencies import UserCooldown
+from bot.errors import APOLOGY, NotAdmin
+from bot.replies import NO_MENTIONS
 from bot.views import DOWN_ID, FULL_ID, MORE_ID, UP_ID, AnswerView
 from retrieval import fetch as fetch_module
 from retrieval.errors import (
@@ -30,6 +31,7 @@ from retrieval.errors import (
     UnknownDocument,
 )
 from retrieval.fetch import Fetched
+from retrieval.types import Filters
 from tests.discord_fakes import (
     ADMIN_ROLE_ID,
     BOT_ID,
@@ -81,7 +83,7 @@ def embed_ok(embed: discord.Embed) -> None:
 
 
 async def ask(bot, question=QUESTION, jurisdiction=None, message_id=9000):
-    cog = AskCog(bot)
+    cog = AskCog(bot.deps, lambda: bot.user)
     interaction = fake_interaction(bot)
     interaction.followup.send.return_value.id = message_id
     await cog.ask.callback(cog, interaction, question=question, jurisdiction=jurisdiction)
@@ -105,7 +107,7 @@ async def test_ask_defers_then_answers_with_sources_and_buttons(bot):
     assert embed.footer.text.startswith("Jurisdiction: all")
     ids = [getattr(item, "custom_id", None) for item in view.children]
     assert ids == [MORE_ID, UP_ID, DOWN_ID, FULL_ID]
-    cached = bot.answers.get(9000)
+    cached = bot.deps.answers.get(9000)
     assert cached.question == QUESTION and cached.jurisdiction is None
     shown = [p.chunk_id for p in cached.answer.passages[:2]]
     assert [o.value for o in view.children[3].options] == shown  # chunk ids survive a restart
@@ -114,21 +116,21 @@ async def test_ask_defers_then_answers_with_sources_and_buttons(bot):
 
 async def test_ask_runs_the_engine_off_the_event_loop(bot):
     threads = []
-    real = bot.service.ask
+    real = bot.deps.service.ask
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread())
         return real(*args, **kwargs)
 
-    with patch.object(bot.service, "ask", side_effect=spy):
+    with patch.object(bot.deps.service, "ask", side_effect=spy):
         await ask(bot)
     assert threads and threads[0] is not threading.main_thread()
 
 
 async def test_ask_with_jurisdiction_uses_the_canonical_name(bot):
-    with patch.object(bot.service, "ask", wraps=bot.service.ask) as spy:
+    with patch.object(bot.deps.service, "ask", wraps=bot.deps.service.ask) as spy:
         interaction = await ask(bot, jurisdiction="international")
-    assert spy.call_args.kwargs["jurisdiction"] == "International"
+    assert spy.call_args.kwargs["filters"] == Filters(jurisdiction="International")
     assert sent_kwargs(interaction.followup.send)["embed"].footer.text.startswith(
         "Jurisdiction: International ·"
     )
@@ -140,16 +142,21 @@ async def test_ask_with_unknown_jurisdiction_lists_the_choices(bot):
 
 
 async def test_ask_abstains_plainly_and_names_nearest(bot, monkeypatch):
-    monkeypatch.setattr(bot.settings, "min_support", 5.0)
-    monkeypatch.setattr(bot.service.settings, "min_support", 5.0)
+    monkeypatch.setattr(bot.deps.settings, "min_support", 5.0)
+    monkeypatch.setattr(bot.deps.service.settings, "min_support", 5.0)
     interaction = await ask(bot)
     embed = sent_kwargs(interaction.followup.send)["embed"]
     assert "do not support an answer" in embed.description
     assert "US and UK sign deal to partner on AI research" in embed.description
     assert not embed.fields
     view = sent_kwargs(interaction.followup.send)["view"]
-    assert view.children[0].disabled  # no passages to show
+    assert view.children[0].label == "Closest passages" and not view.children[0].disabled
     assert FULL_ID not in [getattr(i, "custom_id", None) for i in view.children]
+    message = fake_message_with(embed, view, 9000)
+    click = fake_interaction(bot, message=message)
+    await AnswerView(bot.deps).on_more(click)
+    closest = sent_kwargs(click.followup.send)["embed"]
+    assert closest.title == "Closest passages" and closest.fields[0].name.startswith("[1] ")
 
 
 async def test_ask_too_long_raises_the_engine_message(bot):
@@ -158,7 +165,7 @@ async def test_ask_too_long_raises_the_engine_message(bot):
 
 
 async def test_jurisdiction_autocomplete(bot):
-    cog = AskCog(bot)
+    cog = AskCog(bot.deps, lambda: bot.user)
     interaction = fake_interaction(bot)
     choices = await cog.jurisdiction_autocomplete(interaction, "")
     assert [c.value for c in choices] == ["EU", "International"]
@@ -183,7 +190,7 @@ async def answered(bot, message_id=9000):
 async def test_more_sources_is_ephemeral_and_numbered_after_the_shown_ones(bot):
     message = await answered(bot)
     click = fake_interaction(bot, message=message)
-    await AnswerView().on_more(click)
+    await AnswerView(bot.deps).on_more(click)
     click.response.defer.assert_awaited_once_with(ephemeral=True, thinking=True)
     kwargs = sent_kwargs(click.followup.send)
     assert kwargs["ephemeral"] is True and kwargs["allowed_mentions"].to_dict() == NONE
@@ -194,52 +201,52 @@ async def test_more_sources_is_ephemeral_and_numbered_after_the_shown_ones(bot):
 
 async def test_more_sources_after_a_restart_asks_again(bot):
     message = await answered(bot, message_id=9100)
-    restarted = create_bot(bot.settings, bot.service)  # empty answer cache
+    restarted = create_bot(bot.deps.settings, bot.deps.service)  # empty answer cache
     click = fake_interaction(restarted, message=message)
-    with patch.object(bot.service, "ask", wraps=bot.service.ask) as spy:
-        await AnswerView().on_more(click)
-    spy.assert_called_once_with(QUESTION, top_k=2, jurisdiction=None)
+    with patch.object(bot.deps.service, "ask", wraps=bot.deps.service.ask) as spy:
+        await AnswerView(restarted.deps).on_more(click)
+    spy.assert_called_once_with(QUESTION, top_k=2, filters=Filters(jurisdiction=None))
     assert sent_kwargs(click.followup.send)["embed"].fields[0].name.startswith("[3] ")
 
 
 async def test_full_passage_shows_the_whole_chunk(bot):
     message = await answered(bot)
-    chunk_id = bot.answers.get(9000).answer.passages[1].chunk_id
+    chunk_id = bot.deps.answers.get(9000).answer.passages[1].chunk_id
     click = fake_interaction(bot, message=message, data={"values": [chunk_id]})
-    await AnswerView().on_full(click)
+    await AnswerView(bot.deps).on_full(click)
     kwargs = sent_kwargs(click.followup.send)
     assert kwargs["ephemeral"] is True
     embed = kwargs["embed"]
     embed_ok(embed)
     assert embed.title.startswith("[2] ")
-    whole = bot.service.passage(chunk_id).text
+    whole = bot.deps.service.passage(chunk_id).text
     first_words = " ".join(whole.split()[:4])
-    assert render.escape(first_words) in embed.description
+    assert bot_text.escape(first_words) in embed.description
 
 
 async def test_full_passage_of_a_removed_chunk_says_so(bot):
     click = fake_interaction(bot, message=await answered(bot), data={"values": ["gone#1"]})
     with pytest.raises(UnknownDocument, match="no longer in the index"):
-        await AnswerView().on_full(click)
+        await AnswerView(bot.deps).on_full(click)
 
 
 async def test_votes_record_feedback_and_a_second_vote_replaces_the_first(admin_bot):
     bot = admin_bot
     message = await answered(bot)
-    view = AnswerView()
+    view = AnswerView(bot.deps)
     up = fake_interaction(bot, message=message)
     await view.on_up(up)
-    assert "helpful" in sent_kwargs(up.followup.send)["content"]
+    assert "helpful" in up.followup.send.await_args.args[0]
     assert sent_kwargs(up.followup.send)["ephemeral"] is True
-    rows = bot.service.store.feedback()
+    rows = bot.deps.service.store.feedback()
     assert len(rows) == 1 and rows[0].vote == 1 and rows[0].question == QUESTION
-    cited = render.cited_chunk_ids(bot.answers.get(9000).answer, 2)
+    cited = answer_embeds.cited_chunk_ids(bot.deps.answers.get(9000).answer)
     assert json.loads(rows[0].chunk_ids) == cited
     assert str(USER_ID) not in rows[0].user_hash
     down = fake_interaction(bot, message=message)
     await view.on_down(down)
-    assert "not helpful" in sent_kwargs(down.followup.send)["content"]
-    rows = bot.service.store.feedback()
+    assert "not helpful" in down.followup.send.await_args.args[0]
+    rows = bot.deps.service.store.feedback()
     assert len(rows) == 1 and rows[0].vote == -1
 
 
@@ -249,8 +256,8 @@ async def test_button_failure_is_logged_and_apologised(bot, caplog):
     click.response.is_done.return_value = True
     click.response.type = discord.InteractionResponseType.deferred_channel_message
     click.extras["ephemeral"] = True
-    with patch.object(render, "more_passages", side_effect=RuntimeError("secret detail")):
-        view = AnswerView()
+    with patch.object(answer_embeds, "passages_embed", side_effect=RuntimeError("secret detail")):
+        view = AnswerView(bot.deps)
         with caplog.at_level(logging.ERROR):
             await view._scheduled_task(view.more, click)
     kwargs = sent_kwargs(click.followup.send)
@@ -286,20 +293,20 @@ def mention(bot, content: str, channel_cls=discord.TextChannel):
 
 async def test_mention_is_answered_in_a_thread(bot):
     message, thread = mention(bot, f"<@{BOT_ID}> {QUESTION}")
-    await AskCog(bot).on_message(message)
+    await AskCog(bot.deps, lambda: bot.user).on_message(message)
     message.create_thread.assert_awaited_once_with(
-        name=render.thread_name(QUESTION), auto_archive_duration=1440
+        name=bot_text.thread_name(QUESTION), auto_archive_duration=1440
     )
     kwargs = sent_kwargs(thread.send)
     assert kwargs["allowed_mentions"].to_dict() == NONE
     embed_ok(kwargs["embed"])
-    assert bot.answers.get(9200).question == QUESTION
+    assert bot.deps.answers.get(9200).question == QUESTION
 
 
 async def test_mention_inside_a_thread_replies_there(bot):
     message, _ = mention(bot, f"<@{BOT_ID}> {QUESTION}", channel_cls=discord.Thread)
     message.channel.send.return_value = MagicMock(spec=discord.Message, id=9300)
-    await AskCog(bot).on_message(message)
+    await AskCog(bot.deps, lambda: bot.user).on_message(message)
     message.create_thread.assert_not_awaited()
     assert "embed" in sent_kwargs(message.channel.send)
 
@@ -308,34 +315,34 @@ async def test_direct_messages_need_no_mention(bot):
     message, _ = mention(bot, QUESTION, channel_cls=discord.DMChannel)
     message.guild = None
     message.channel.send.return_value = MagicMock(spec=discord.Message, id=9400)
-    await AskCog(bot).on_message(message)
+    await AskCog(bot.deps, lambda: bot.user).on_message(message)
     message.create_thread.assert_not_awaited()
     assert sent_kwargs(message.channel.send)["allowed_mentions"].to_dict() == NONE
 
 
 async def test_mention_without_question_gets_a_hint_and_others_are_ignored(bot):
     message, _ = mention(bot, f"<@{BOT_ID}>  ")
-    await AskCog(bot).on_message(message)
+    await AskCog(bot.deps, lambda: bot.user).on_message(message)
     message.reply.assert_awaited_once_with(
         MENTION_HINT, mention_author=False, allowed_mentions=NO_MENTIONS
     )
     other, _ = mention(bot, "who signed the MOU? @everyone")
-    await AskCog(bot).on_message(other)
+    await AskCog(bot.deps, lambda: bot.user).on_message(other)
     other.reply.assert_not_awaited()
     other.create_thread.assert_not_awaited()
 
 
 async def test_mention_cooldown_and_engine_errors(bot, monkeypatch):
-    bot.ask_cooldown = UserCooldown(60)
-    cog = AskCog(bot)
+    bot.deps.cooldown = UserCooldown(60)
+    cog = AskCog(bot.deps, lambda: bot.user)
     message, _ = mention(bot, f"<@{BOT_ID}> {QUESTION}")
     await cog.on_message(message)
     again, _ = mention(bot, f"<@{BOT_ID}> {QUESTION}")
     await cog.on_message(again)
     assert "You can ask again in 60 s" in again.reply.await_args.args[0]
-    bot.ask_cooldown = UserCooldown(0)
+    bot.deps.cooldown = UserCooldown(0)
     long_one, thread = mention(bot, f"<@{BOT_ID}> " + "why " * 400)
-    await AskCog(bot).on_message(long_one)
+    await AskCog(bot.deps, lambda: bot.user).on_message(long_one)
     assert "limited to 1000 characters" in thread.send.await_args.args[0]
 
 
@@ -344,11 +351,11 @@ async def test_mention_cooldown_and_engine_errors(bot, monkeypatch):
 
 async def test_admin_check_refuses_and_records_non_admins(admin_bot):
     bot = admin_bot
-    cog = AdminCog(bot)
+    cog = AdminCog(bot.deps)
     interaction = fake_interaction(bot, command=cog.add)
     with pytest.raises(NotAdmin, match="Only PolicyBot admins"):
-        await admin_predicate(interaction)
-    action = bot.service.admin_actions()[0]
+        await cog.interaction_check(interaction)
+    action = bot.deps.service.admin_actions()[0]
     assert action.actor == f"discord:{USER_ID}:alice"
     assert action.action == "add" and "not an admin" in action.outcome
 
@@ -362,13 +369,13 @@ async def test_admin_check_refuses_and_records_non_admins(admin_bot):
     ids=["administrator", "admin-role"],
 )
 async def test_admin_check_passes_admins(bot, kwargs):
-    assert await admin_predicate(fake_interaction(bot, **kwargs)) is True
+    assert await AdminCog(bot.deps).interaction_check(fake_interaction(bot, **kwargs)) is True
 
 
 async def test_admin_check_refuses_in_direct_messages(bot):
     interaction = fake_interaction(bot, administrator=True, guild_id=None)
     with pytest.raises(NotAdmin):
-        await admin_predicate(interaction)
+        await AdminCog(bot.deps).interaction_check(interaction)
 
 
 # -- /corpus and /reindex --------------------------------------------------------------------
@@ -384,7 +391,7 @@ def attachment(data: bytes, filename: str, size: int | None = None):
 
 async def test_corpus_add_indexes_the_file_and_reports(admin_bot):
     bot = admin_bot
-    cog = AdminCog(bot)
+    cog = AdminCog(bot.deps)
     interaction = fake_interaction(bot, administrator=True)
     file = attachment(NEW_DOC, "voluntary-ai-commitments.md")
     await cog.add.callback(cog, interaction, file=file)
@@ -393,42 +400,42 @@ async def test_corpus_add_indexes_the_file_and_reports(admin_bot):
     assert "Added **Voluntary AI Commitments**" in text
     assert "passages indexed in" in text
     assert sent_kwargs(interaction.followup.send)["ephemeral"] is True
-    doc = next(d for d in bot.service.documents() if d.title == "Voluntary AI Commitments")
+    doc = next(d for d in bot.deps.service.documents() if d.title == "Voluntary AI Commitments")
     assert doc.added_by == f"discord:{USER_ID}:alice"
-    assert "voluntary-ai-commitments.md" in corpus_files(bot.settings)
-    answer = bot.service.ask("security testing before release", top_k=2)
+    assert "voluntary-ai-commitments.md" in corpus_files(bot.deps.settings)
+    answer = bot.deps.service.ask("security testing before release", top_k=2)
     assert any(p.document.doc_id == doc.doc_id for p in answer.passages)
 
 
 async def test_corpus_add_refuses_a_file_over_the_limit_before_download(admin_bot):
     bot = admin_bot
-    cog = AdminCog(bot)
+    cog = AdminCog(bot.deps)
     interaction = fake_interaction(bot, administrator=True)
-    file = attachment(b"x", "big.pdf", size=bot.settings.max_document_bytes + 1)
-    before = corpus_files(bot.settings)
+    file = attachment(b"x", "big.pdf", size=bot.deps.settings.max_document_bytes + 1)
+    before = corpus_files(bot.deps.settings)
     with pytest.raises(DocumentError, match="the limit is 20.0 MB"):
         await cog.add.callback(cog, interaction, file=file)
     file.read.assert_not_awaited()
     interaction.response.defer.assert_not_awaited()
-    assert corpus_files(bot.settings) == before
-    assert "refused" in bot.service.admin_actions()[0].outcome
+    assert corpus_files(bot.deps.settings) == before
+    assert "refused" in bot.deps.service.admin_actions()[0].outcome
 
 
 async def test_corpus_add_refuses_content_that_is_not_a_document(admin_bot):
     bot = admin_bot
-    cog = AdminCog(bot)
-    before = corpus_files(bot.settings)
+    cog = AdminCog(bot.deps)
+    before = corpus_files(bot.deps.settings)
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
     with pytest.raises(DocumentError):
         await cog.add.callback(
             cog, fake_interaction(bot, administrator=True), file=attachment(png, "policy.md")
         )
-    assert corpus_files(bot.settings) == before
+    assert corpus_files(bot.deps.settings) == before
 
 
 async def test_corpus_add_url(admin_bot, monkeypatch):
     bot = admin_bot
-    cog = AdminCog(bot)
+    cog = AdminCog(bot.deps)
     fetched = Fetched(NEW_DOC, "commitments.md", "https://example.org/c", "text/markdown")
     real = fetch_module.fetch_url
 
@@ -447,22 +454,25 @@ async def test_corpus_add_url(admin_bot, monkeypatch):
 
 async def test_corpus_remove_and_its_autocomplete(admin_bot):
     bot = admin_bot
-    cog = AdminCog(bot)
-    choices = await cog.document_autocomplete(fake_interaction(bot), "commission")
+    cog = AdminCog(bot.deps)
+    admin = fake_interaction(bot, administrator=True)
+    choices = await cog.document_autocomplete(admin, "commission")
     assert [c.value for c in choices] == ["eu-ai-act-proposal"]
     assert choices[0].name.startswith("Proposal for an Artificial Intelligence Act (European")
-    assert len(await cog.document_autocomplete(fake_interaction(bot), "")) == 2
+    assert len(await cog.document_autocomplete(admin, "")) == 2
+    assert await cog.document_autocomplete(fake_interaction(bot), "") == []  # not an admin
     interaction = fake_interaction(bot, administrator=True)
     await cog.remove.callback(cog, interaction, document="eu-ai-act-proposal")
     assert "Removed **Proposal" in interaction.followup.send.await_args.args[0]
-    assert [d.doc_id for d in bot.service.documents()] == ["techradar-us-uk-ai-safety-mou"]
+    assert "(`eu-ai-act-proposal`, 1 passages)" in interaction.followup.send.await_args.args[0]
+    assert [d.doc_id for d in bot.deps.service.documents()] == ["techradar-us-uk-ai-safety-mou"]
     with pytest.raises(UnknownDocument):
         await cog.remove.callback(cog, fake_interaction(bot, administrator=True), document="nope")
 
 
 async def test_corpus_list_shows_who_added_what(admin_bot):
     bot = admin_bot
-    cog = AdminCog(bot)
+    cog = AdminCog(bot.deps)
     await cog.add.callback(
         cog,
         fake_interaction(bot, administrator=True),
@@ -479,7 +489,7 @@ async def test_corpus_list_shows_who_added_what(admin_bot):
 
 async def test_reindex_reports(admin_bot):
     bot = admin_bot
-    cog = AdminCog(bot)
+    cog = AdminCog(bot.deps)
     interaction = fake_interaction(bot, administrator=True)
     await cog.reindex.callback(cog, interaction, rebuild=False)
     assert "already up to date" in interaction.followup.send.await_args.args[0]
@@ -543,29 +553,22 @@ async def test_error_handler_survives_a_failing_reply(bot):
     await bot.tree.on_error(interaction, NotAdmin())  # no exception escapes
 
 
-async def test_setup_hook_loads_before_registering(bot):
-    calls = []
-    add_cogs = AsyncMock(side_effect=lambda: calls.append("cogs"))
-    with (
-        patch.object(bot.service, "load", side_effect=lambda: calls.append("load")),
-        patch.object(type(bot), "add_cogs", add_cogs),
-    ):
-        await bot.setup_hook()
-    assert calls == ["load", "cogs"]
+async def test_setup_hook_loads_the_engine_and_registers_commands_and_buttons(bot):
+    await bot.setup_hook()
+    assert bot.deps.service.current().passages  # the index is loaded before going online
+    assert {c.qualified_name for c in bot.tree.walk_commands()} >= {"ask", "corpus", "reindex"}
     assert any(v.is_persistent() for v in bot.persistent_views)
 
 
-def test_corpus_fixture_is_on_disk(shared):
-    settings, _ = shared
-    assert Path(settings.corpus_dirs[0]).is_dir()
-
-
 async def test_ask_cooldown_is_per_user_and_per_bot(bot):
-    bot.ask_cooldown = UserCooldown(30)
-    assert await ask_cooldown(fake_interaction(bot)) is True
+    bot.deps.cooldown = UserCooldown(30)
+    cog = AskCog(bot.deps, lambda: bot.user)
+    assert await cog.interaction_check(fake_interaction(bot)) is True
     with pytest.raises(app_commands.CommandOnCooldown) as caught:
-        await ask_cooldown(fake_interaction(bot))
+        await cog.interaction_check(fake_interaction(bot))
     assert 29 < caught.value.retry_after <= 30
     other = fake_interaction(bot, user=fake_member(user_id=USER_ID + 1))
-    assert await ask_cooldown(other) is True
-    assert await ask_cooldown(fake_interaction(create_bot(bot.settings, bot.service))) is True
+    assert await cog.interaction_check(other) is True
+    another_bot = create_bot(bot.deps.settings, bot.deps.service)
+    another = AskCog(another_bot.deps, lambda: another_bot.user)
+    assert await another.interaction_check(fake_interaction(another_bot)) is True

@@ -7,7 +7,8 @@ import re
 import discord
 import pytest
 
-from bot import render
+from bot import admin_messages, answer_embeds
+from bot import text as bot_text
 from retrieval.types import AddResult, Answer, AnswerSentence, DocumentInfo, IndexReport, Passage
 
 WORDS = re.compile(r"\S+")
@@ -51,14 +52,14 @@ def passage(text: str, *, highlight: str | None = SENTENCE, n: int = 0, doc=DOC)
 
 
 def assert_within_limits(embed: discord.Embed) -> None:
-    assert len(embed.title or "") <= render.TITLE_LIMIT
-    assert len(embed.description or "") <= render.DESCRIPTION_LIMIT
-    assert len(embed.fields) <= render.FIELDS_LIMIT
+    assert len(embed.title or "") <= bot_text.TITLE_LIMIT
+    assert len(embed.description or "") <= bot_text.DESCRIPTION_LIMIT
+    assert len(embed.fields) <= bot_text.FIELDS_LIMIT
     for f in embed.fields:
-        assert 0 < len(f.name) <= render.FIELD_NAME_LIMIT
-        assert 0 < len(f.value) <= render.FIELD_VALUE_LIMIT
-    assert len(embed.footer.text or "") <= render.FOOTER_LIMIT
-    assert len(embed) <= render.EMBED_TOTAL_LIMIT
+        assert 0 < len(f.name) <= bot_text.FIELD_NAME_LIMIT
+        assert 0 < len(f.value) <= bot_text.FIELD_VALUE_LIMIT
+    assert len(embed.footer.text or "") <= bot_text.FOOTER_LIMIT
+    assert len(embed) <= bot_text.EMBED_TOTAL_LIMIT
 
 
 def assert_balanced(markdown: str) -> None:
@@ -71,26 +72,26 @@ def assert_balanced(markdown: str) -> None:
 
 def test_escape_round_trip():
     text = r"a *b* __c__ ~~d~~ `e` |f| > g \h"
-    assert render.unescape(render.escape(text)) == text
-    assert "\\*b\\*" in render.escape(text)
+    assert bot_text.unescape(bot_text.escape(text)) == text
+    assert "\\*b\\*" in bot_text.escape(text)
 
 
 def test_fit_cuts_at_sentence_then_word_never_mid_word():
     text = "First sentence here. Second sentence is longer than the rest of it."
-    assert render.fit(text, 100) == text
-    assert render.fit(text, 30) == "First sentence here.…"
-    cut = render.fit("one two three four five six seven", 16)
+    assert bot_text.fit(text, 100) == text
+    assert bot_text.fit(text, 30) == "First sentence here.…"
+    cut = bot_text.fit("one two three four five six seven", 16)
     assert cut == "one two three…"
-    assert render.fit(text, 3) == "Fi…"  # only a word longer than the limit is ever cut
+    assert bot_text.fit(text, 3) == "Fi…"  # only a word longer than the limit is ever cut
     for limit in range(len("First…"), 60):
-        out = render.fit(text, limit)
+        out = bot_text.fit(text, limit)
         assert len(out) <= limit
         words = WORDS.findall(out.rstrip("…"))
         assert all(w in text.split() for w in words), (limit, out)
 
 
 def test_fit_escapes_before_measuring():
-    out = render.fit("*" * 30 + " tail", 40)
+    out = bot_text.fit("*" * 30 + " tail", 40)
     assert len(out) <= 40
     assert not out.rstrip("…").endswith("\\")
 
@@ -98,7 +99,7 @@ def test_fit_escapes_before_measuring():
 @pytest.mark.parametrize("limit", [60, 120, 300, 1024])
 def test_quote_keeps_highlight_bold_and_within_limit(limit):
     text = long_text()
-    out = render.fit_quote(text, passage(text).highlights, limit)
+    out = bot_text.fit_quote(text, passage(text).highlights, limit)
     assert len(out) <= limit
     assert out.startswith("…") and out.endswith("…")
     assert out.count("**") == 2
@@ -106,14 +107,14 @@ def test_quote_keeps_highlight_bold_and_within_limit(limit):
     assert SENTENCE.startswith(bold.rstrip("…")) or bold == SENTENCE
     assert_balanced(out)
     # never a cut inside a word of the source
-    for word in WORDS.findall(render.unescape(out.replace("**", "").replace("…", " "))):
+    for word in WORDS.findall(bot_text.unescape(out.replace("**", "").replace("…", " "))):
         assert word in text.split(), word
 
 
 def test_quote_adds_whole_sentences_around_the_answer():
     text = long_text(6)
-    out = render.fit_quote(text, passage(text).highlights, 400)
-    plain = render.unescape(out.replace("**", ""))
+    out = bot_text.fit_quote(text, passage(text).highlights, 400)
+    plain = bot_text.unescape(out.replace("**", ""))
     assert SENTENCE in plain
     assert "Recital 2 notes" in plain and "Recital 3 notes" in plain  # one before, one after
 
@@ -121,13 +122,13 @@ def test_quote_adds_whole_sentences_around_the_answer():
 def test_highlight_whitespace_stays_outside_bold():
     text = "Alpha beta.  Gamma delta.  Epsilon."
     start = text.index("  Gamma")
-    out = render.render_quote(text, [(start, start + len("  Gamma delta.  "))], 0, len(text))
+    out = bot_text.render_quote(text, [(start, start + len("  Gamma delta.  "))], 0, len(text))
     assert out == "Alpha beta. **Gamma delta.** Epsilon."
 
 
 def test_source_field_has_title_meta_warning_quote_link():
     text = long_text()
-    name, value = render.source_field(1, passage(text))
+    name, value = answer_embeds.source_field(1, passage(text))
     assert name == "[1] Proposal for an \\*Artificial Intelligence\\* Act"
     assert "European Commission · 2021-04-21 · EU" in value
     assert "⚠️ superseded by Regulation (EU) 2024/1689" in value
@@ -146,12 +147,12 @@ def test_answer_embed_within_every_limit_with_huge_inputs():
         passages=passages,
         elapsed_ms=1234,
     )
-    embed = render.answer_embed(answer, top_k=25, jurisdiction="EU")
+    embed = answer_embeds.answer_embed(answer, jurisdiction="EU")
     assert_within_limits(embed)
     assert len(embed.fields) == 25
     assert embed.title.endswith("…")
     # the full question is kept (raw) in the footer so a click after a restart can re-ask it
-    assert render.question_from_embed(embed) == (answer.question.strip(), "EU")
+    assert answer_embeds.question_from_embed(embed) == (answer.question.strip(), "EU")
     for f in embed.fields:
         assert_balanced(f.value.split("\n> ")[-1].split("\n[")[0])
 
@@ -161,25 +162,25 @@ def test_answer_embed_normal_case():
     answer = Answer(
         question="Which systems are *prohibited*?",
         sentences=(AnswerSentence(SENTENCE, 1),),
-        passages=(passage(text, n=0), passage(text, n=1), passage(text, n=2)),
+        passages=(passage(text, n=0), passage(text, n=1)),
+        more=(passage(text, n=2),),
         elapsed_ms=87,
     )
-    embed = render.answer_embed(answer, top_k=2)
+    embed = answer_embeds.answer_embed(answer)
     assert_within_limits(embed)
     assert embed.title == "Which systems are \\*prohibited\\*?"
     assert embed.description == f"{SENTENCE} [1]"
     assert [f.name[:3] for f in embed.fields] == ["[1]", "[2]"]
     assert embed.footer.text.startswith("Jurisdiction: all · 0.1 s")
-    assert render.question_from_embed(embed) == ("Which systems are *prohibited*?", None)
-    assert render.cited_chunk_ids(answer, 2) == ["eu-ai-act-proposal#0"]
-    assert [p.chunk_id for p in render.more_passages(answer, 2)] == ["eu-ai-act-proposal#2"]
+    assert answer_embeds.question_from_embed(embed) == ("Which systems are *prohibited*?", None)
+    assert answer_embeds.cited_chunk_ids(answer) == ["eu-ai-act-proposal#0"]
 
 
 def test_answer_body_keeps_whole_sentences():
     answer = Answer(
         "q", tuple(AnswerSentence(f"Sentence number {i} is here.", 1) for i in range(50)), ()
     )
-    body = render.answer_body(answer, 200)
+    body = answer_embeds.answer_body(answer, 200)
     assert len(body) <= 200
     assert body.endswith(" …")
     assert all(part.endswith(" [1]") for part in body[:-2].split(". [1] ")[-1:])
@@ -188,7 +189,7 @@ def test_answer_body_keeps_whole_sentences():
 def test_abstention_says_so_and_names_nearest():
     nearest = (DOC, DocumentInfo(doc_id="other", title="Other [doc](x)", url=""))
     answer = Answer("Tax on bananas?", (), (), abstained=True, nearest=nearest)
-    embed = render.answer_embed(answer, top_k=5)
+    embed = answer_embeds.answer_embed(answer)
     assert_within_limits(embed)
     assert "do not support an answer" in embed.description
     assert (
@@ -197,37 +198,37 @@ def test_abstention_says_so_and_names_nearest():
     assert "⚠️ superseded" in embed.description
     assert "Other \\[doc](x)" in embed.description  # no masked link from a title
     assert not embed.fields
-    assert render.source_options(render.shown_passages(answer, 5)) == []
+    assert answer_embeds.source_options(answer.passages) == []
 
 
 def test_link_labels_escape_brackets():
     doc = DocumentInfo(doc_id="d", title="Annex [III] of *it*", url="https://x.org/a_(b)")
-    embed = render.answer_embed(Answer("q", (), (), abstained=True, nearest=(doc,)), top_k=5)
+    embed = answer_embeds.answer_embed(Answer("q", (), (), abstained=True, nearest=(doc,)))
     assert "• [Annex \\[III\\] of \\*it\\*](https://x.org/a_%28b%29)" in embed.description
 
 
 def test_abstention_without_nearest():
-    embed = render.answer_embed(Answer("q", (), (), abstained=True), top_k=5)
+    embed = answer_embeds.answer_embed(Answer("q", (), (), abstained=True))
     assert "No indexed document is close to it." in embed.description
 
 
 def test_full_passage_and_more_sources_embeds():
     text = "Para one *x*.\n\nPara two " + SENTENCE
     p = passage(text)
-    embed = render.full_passage_embed(p, 3)
+    embed = answer_embeds.full_passage_embed(p, 3)
     assert_within_limits(embed)
     assert embed.title.startswith("[3] ")
     assert "Para one \\*x\\*.\n\nPara two **" in embed.description
-    huge = render.full_passage_embed(passage(long_text(400)), 1)
+    huge = answer_embeds.full_passage_embed(passage(long_text(400)), 1)
     assert_within_limits(huge)
-    more = render.passages_embed("More sources", [p] * 30, first=3)
+    more = answer_embeds.passages_embed("More sources", [p] * 30, first=3)
     assert_within_limits(more)
     assert more.fields[0].name.startswith("[3] ")
 
 
 def test_select_options_fit():
     long_doc = DocumentInfo(doc_id="x" * 150, title="A" * 300)
-    options = render.source_options([passage("t", doc=long_doc), passage("t")] * 20)
+    options = answer_embeds.source_options([passage("t", doc=long_doc), passage("t")] * 20)
     assert len(options) == 25
     assert all(len(o.label) <= 100 and len(o.description) <= 100 for o in options)
     assert options[0].value == "#1"  # a chunk id too long for a value is referred to by number
@@ -239,24 +240,26 @@ def test_documents_list_and_admin_messages():
         DocumentInfo(doc_id=f"doc-{i}", title=f"Doc _{i}_", chunks=3, added_by=f"discord:{i}:bob")
         for i in range(200)
     ]
-    embed, full = render.documents_embed(docs)
+    embed, full = admin_messages.documents_embed(docs)
     assert_within_limits(embed)
     assert full is not None and "doc-199" in full
     assert "added by <@0>" in embed.description
-    small, none = render.documents_embed(docs[:2] + [DocumentInfo(doc_id="seed", title="Seed")])
+    small, none = admin_messages.documents_embed(
+        docs[:2] + [DocumentInfo(doc_id="seed", title="Seed")]
+    )
     assert none is None and "added by the corpus folder" in small.description
-    added = render.added_message(AddResult(DOC, 12, 3.21))
+    added = admin_messages.added_message(AddResult(DOC, 12, 3.21))
     assert "**Proposal for an \\*Artificial Intelligence\\* Act**" in added
     assert "12 passages indexed in 3.2 s" in added and "⚠️" in added
     report = IndexReport(3, 40, 5, 1.5, True, ("a.pdf: unreadable",), "b1")
     assert (
         "Rebuilt the index: 3 documents, 40 passages (5 newly embedded)"
-        in render.reindex_message(report)
+        in admin_messages.reindex_message(report)
     )
-    assert render.removed_message(DOC).startswith("Removed **Proposal")
+    assert admin_messages.removed_message(DOC).startswith("Removed **Proposal")
 
 
 def test_thread_and_choice_names():
-    assert len(render.thread_name("why " * 100)) <= 100
-    assert render.thread_name("   ") == "PolicyBot answer"
-    assert len(render.choice_name(DocumentInfo(doc_id="d", title="x " * 100))) <= 100
+    assert len(bot_text.thread_name("why " * 100)) <= 100
+    assert bot_text.thread_name("   ") == "PolicyBot answer"
+    assert len(admin_messages.choice_name(DocumentInfo(doc_id="d", title="x " * 100))) <= 100

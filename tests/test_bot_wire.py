@@ -120,13 +120,13 @@ async def test_ask_defers_then_follows_up_with_embed_buttons_and_no_pings(bot, f
 
 
 async def test_a_slow_answer_does_not_block_other_users(bot, fake):
-    real_ask = bot.service.ask
+    real_ask = bot.deps.service.ask
 
     def slow_ask(*args, **kwargs):
         time.sleep(0.5)  # model inference holding a worker thread
         return real_ask(*args, **kwargs)
 
-    with patch.object(bot.service, "ask", side_effect=slow_ask):
+    with patch.object(bot.deps.service, "ask", side_effect=slow_ask):
         first, second = ask_payload(), ask_payload(user_id=USER_ID + 1, name="bob")
         started = await feed(bot, first)
         await feed(bot, second)
@@ -145,7 +145,7 @@ async def test_answer_buttons_reply_ephemerally_even_after_a_restart(bot, fake, 
 
     async def click(data: dict, *, clear_cache: bool = False) -> tuple[dict, dict, float]:
         if clear_cache:
-            bot.answers._items.clear()  # what a restart leaves: no memory of the answer
+            bot.deps.answers._items.clear()  # what a restart leaves: no memory of the answer
         click = interaction_payload(kind=3, data=data, message=message)
         started = await feed(bot, click)
         callback, reply, defer_ms, reply_ms = await exchange(fake, click, started)
@@ -172,7 +172,7 @@ async def test_answer_buttons_reply_ephemerally_even_after_a_restart(bot, fake, 
 
     _, vote, _ = await click({"custom_id": UP_ID, "component_type": 2}, clear_cache=True)
     assert vote["content"].startswith("Thanks! Noted as helpful.")
-    [row] = bot.service.store.feedback()
+    [row] = bot.deps.service.store.feedback()
     assert row.vote == 1 and row.question == QUESTION and chunk in json.loads(row.chunk_ids)
 
 
@@ -211,7 +211,7 @@ async def test_corpus_add_by_an_admin_downloads_and_indexes(bot, fake, settings)
     assert followup.json["flags"] & EPHEMERAL
     assert "Added **Voluntary AI Commitments**" in followup.json["content"]
     assert "passages indexed in" in followup.json["content"]
-    doc = next(d for d in bot.service.documents() if d.title == "Voluntary AI Commitments")
+    doc = next(d for d in bot.deps.service.documents() if d.title == "Voluntary AI Commitments")
     assert doc.added_by == f"discord:{ADMIN_ID}:root"
     assert "voluntary-ai-commitments.md" in corpus_files(settings)
 
@@ -221,7 +221,7 @@ async def test_corpus_commands_by_a_non_admin_are_refused_and_change_nothing(
     bot, fake, settings, command
 ):
     before = corpus_files(settings)
-    documents = bot.service.documents()
+    documents = bot.deps.service.documents()
     attachment_id = snowflake()
     options = {
         "add": [{"name": "file", "type": 11, "value": attachment_id}],
@@ -249,8 +249,8 @@ async def test_corpus_commands_by_a_non_admin_are_refused_and_change_nothing(
     assert callback.json["data"]["allowed_mentions"] == {"parse": []}
     assert not fake.find("GET", "/cdn/")
     assert corpus_files(settings) == before
-    assert bot.service.documents() == documents
-    refusal = bot.service.admin_actions()[0]
+    assert bot.deps.service.documents() == documents
+    refusal = bot.deps.service.admin_actions()[0]
     assert refusal.actor.startswith("discord:") and refusal.action == command
     assert "not an admin" in refusal.outcome
 
@@ -293,7 +293,7 @@ async def test_engine_error_after_deferral_is_private_and_answered(bot, fake):
 
 
 async def test_unexpected_error_gets_a_generic_private_apology(bot, fake, caplog):
-    with patch.object(bot.service, "ask", side_effect=RuntimeError("secret detail")):
+    with patch.object(bot.deps.service, "ask", side_effect=RuntimeError("secret detail")):
         payload = ask_payload()
         await feed(bot, payload)
         [followup] = await fake.wait_for("POST", f"/webhooks/{APP_ID}/{payload['token']}")
@@ -316,7 +316,7 @@ async def test_sync_publishes_described_commands_to_the_guild_or_globally(bot, f
     assert subcommands["remove"]["options"][0]["autocomplete"] is True
     for option in by_name["ask"]["options"]:
         assert option["description"] and option["description"] != "…"
-    bot.settings.discord_guild_id = None
+    bot.deps.settings.discord_guild_id = None
     await bot.sync_tree()
     [put] = fake.find("PUT", f"/applications/{APP_ID}/commands")
     assert {c["name"] for c in put.json} == {"ask", "corpus", "reindex"}

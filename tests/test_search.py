@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from retrieval import fusion
 from retrieval import vectors as vector_search
 from retrieval.lexical import LexicalIndex, terms
 
@@ -54,6 +55,18 @@ def test_search_with_an_empty_filter_or_few_rows(backend):
     assert len(rows) == 0
     rows, _ = vector_search.nearest(index, vectors[0], 3, np.array([0, 2, 4]))
     assert sorted(rows) == [0, 2, 4] and rows[0] == 0
+
+
+@pytest.mark.parametrize("size", [30, 5_000])
+def test_lexical_top_rows_are_those_of_a_full_sort(monkeypatch, size):
+    monkeypatch.setattr(fusion, "TOP_SAMPLE_FROM", 1_000)  # the sampled path, at a test's size
+    rng = np.random.default_rng(size)
+    for _ in range(20):
+        scores = (rng.random(size) * (rng.random(size) > 0.5)).astype(np.float32)
+        scores[rng.integers(0, size, 5)] = scores.max()  # ties at the top
+        top = fusion._top(scores, 50)
+        assert np.array_equal(scores[top], np.sort(scores)[::-1][:50])
+        assert len(set(top.tolist())) == len(top)
 
 
 def test_bm25_from_saved_arrays_scores_as_bm25s_does(tmp_path):

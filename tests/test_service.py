@@ -14,6 +14,7 @@ from retrieval.errors import (
     UnknownDocument,
 )
 from retrieval.service import Service
+from retrieval.types import Filters
 from tests.conftest import SEED
 from tests.fakes import HashEmbedder
 
@@ -147,12 +148,18 @@ def test_unknown_document_and_bad_questions(service):
 
 def test_filters_restrict_passages(service):
     service.reindex()
-    answer = service.ask("who signed the MOU on AI safety?", jurisdiction="UK")
-    assert {p.document.jurisdiction for p in answer.passages} <= {"UK"}
-    dated = service.ask("frontier model evaluations", date_from="2024-04-15")
-    assert {p.document.doc_id for p in dated.passages} == {"uk-model-evaluation-guidance"}
+    answer = service.ask("who signed the MOU on AI safety?", filters=Filters(jurisdiction="uk"))
+    assert {p.document.jurisdiction for p in answer.passages + answer.more} == {"UK"}
+
+    def documents(filters: Filters) -> set[str]:
+        answer = service.ask("frontier model evaluations", filters=filters)
+        return {p.document.doc_id for p in answer.passages + answer.more}
+
+    assert documents(Filters(date_from="2024-04-15")) == {"uk-model-evaluation-guidance"}
+    assert documents(Filters(date_to="2024-04-15")) == {SEED.stem}
+    assert documents(Filters(doc_id=SEED.stem)) == {SEED.stem}
     with pytest.raises(UnknownDocument):
-        service.ask("anything", doc_id="missing")
+        service.ask("anything", filters=Filters(doc_id="missing"))
 
 
 def test_status_warning_is_stored_and_shown(service):

@@ -1,0 +1,50 @@
+"""One question against one published snapshot: filters, embedding, candidates, answer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval import answer as answering
+from retrieval.answer_types import question_form
+from retrieval.embedding import Embedder
+from retrieval.errors import UnknownDocument
+from retrieval.fusion import candidate_rows
+from retrieval.snapshot import Snapshot
+from retrieval.types import Answer, Filters
+
+
+def answer_question(
+    snapshot: Snapshot,
+    embedder: Embedder,
+    question: str,
+    *,
+    top_k: int,
+    filters: Filters,
+    min_support: float,
+) -> Answer:
+    """The answer to an already validated question; the question is the one text embedded."""
+    allowed = allowed_rows(snapshot, filters)
+    query_vector = embedder.embed([question])[0]
+    form = question_form(question)
+    candidates = candidate_rows(snapshot, form.topic, query_vector, allowed)
+    return answering.compose(
+        question,
+        form,
+        query_vector,
+        snapshot,
+        candidates,
+        embedder,
+        top_k=top_k,
+        min_support=min_support,
+    )
+
+
+def allowed_rows(snapshot: Snapshot, filters: Filters) -> np.ndarray | None:
+    """The rows a question may use (None: all of them)."""
+    if not filters:
+        return None
+    if filters.doc_id and filters.doc_id not in snapshot.documents:
+        raise UnknownDocument(
+            f"No document has the id {filters.doc_id!r}; `policybot list` shows the ids."
+        )
+    return snapshot.rows_of({d for d, info in snapshot.documents.items() if filters.admits(info)})
