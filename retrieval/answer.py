@@ -12,27 +12,10 @@ from retrieval.answer_types import QuestionForm
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
 from retrieval.lexical import terms
+from retrieval.params import Params
 from retrieval.snapshot import Snapshot
-from retrieval.types import Answer, AnswerSentence, Passage
+from retrieval.types import Answer, AnswerSentence, Passage, Reasons
 
-POOL = 10  # leading fused candidates that are reranked
-EACH_BEST = 7  # with the best of each retriever, wherever fusion put them
-SHORTLIST = 10  # of those, the best by retrieval scores have their sentences scored
-MAX_ANSWER_SENTENCES = 3
-SENTENCE_MARGIN = 0.1  # further sentences must score within this of the best
-LIST_CONTINUATION = 2  # passages shown after one that introduces a list
-DIVERSITY_MARGIN = 0.2  # how much better a third passage of one document must score
-PER_DOCUMENT = 2  # passages from one document before others get a turn
-LEXICAL_WEIGHT = 0.35
-SHAPE_WEIGHT = 0.1  # for a sentence holding the kind of answer asked for (a date for "when")
-DENSE_WEIGHT = 1.0
-BM25_WEIGHT = 0.4
-# Support = the best pooled passage's cosine to the question plus the share of the question's
-# IDF weight it covers. Abstain below MIN_SUPPORT, or below NAMED_SUPPORT when a name in the question
-# (a capitalised word) appears in none of the leading passages. Chosen on ../shared/eval/dev.jsonl.
-MIN_SUPPORT = 0.8
-NAMED_SUPPORT = 1.1
-MIN_DENSE = 0.25  # below this the top passage is about something else, whatever words it shares
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*)")
 
 
@@ -67,14 +50,17 @@ def compose(
     embedder: Embedder,
     *,
     top_k: int,
+    params: Params,
     min_support: float = 0.0,
 ) -> Answer:
     """Pick answer sentences from the best passages, or abstain and name the nearest documents."""
     rows = [row for row in candidates.rows if snapshot.analysis.informative[row]]
     shape = form.shape
-    pool = _pool(rows, candidates)
+    pool = _pool(rows, candidates, params)
     # Leading rows that hold the kind of answer asked for (a date, the term's definition).
-    shaped = [r for r in rows if shape and shape.search(snapshot.passages[r].text)][:EACH_BEST]
+    shaped = [r for r in rows if shape and shape.search(snapshot.passages[r].text)][
+        : params.each_best
+    ]
     pool += [row for row in shaped if row not in pool]
     if not pool:
         return Answer(question, (), (), abstained=True)
@@ -82,15 +68,17 @@ def compose(
     context_terms = {row: snapshot.analysis.passage_terms.of(row) for row in pool}
     covered = {row: coverage(weights, context_terms[row]) for row in pool}
     retrieval_score = {
-        row: DENSE_WEIGHT * candidates.dense[row]
-        + LEXICAL_WEIGHT * covered[row]
-        + BM25_WEIGHT * candidates.lexical[row]
+        row: params.dense_weight * candidates.dense[row]
+        + params.lexical_weight * covered[row]
+        + params.bm25_weight * candidates.lexical[row]
         for row in pool
     }
     by_retrieval = sorted(pool, key=retrieval_score.__getitem__, reverse=True)
-    shortlist = by_retrieval[:SHORTLIST]  # only these have their sentences embedded
+    shortlist = by_retrieval[: params.shortlist]  # only these have their sentences embedded
     shortlist += [row for row in shaped if row not in shortlist]
-    sentences = _score_sentences(shape, snapshot, shortlist, weights, query_vector, embedder)
+    sentences = _score_sentences(
+        shape, snapshot, shortlist, weights, query_vector, embedder, params
+    )
     best_in_row: dict[int, _Sentence] = {}
     for sentence in sentences:
         if sentence.row not in best_in_row or sentence.score > best_in_row[sentence.row].score:
@@ -99,11 +87,13 @@ def compose(
         row: retrieval_score[row] + (best_in_row[row].score if row in best_in_row else 0.0)
         for row in shortlist
     }
-    ranked = _diversify(sorted(shortlist, key=scores.__getitem__, reverse=True), scores, snapshot)
+    ranked = _diversify(
+        sorted(shortlist, key=scores.__getitem__, reverse=True), scores, snapshot, params
+    )
     in_pool = set(pool)
     ranked += [row for row in by_retrieval if row not in scores]
     ranked += [row for row in rows if row not in in_pool]
-    continuation = _list_continuation(ranked[0], best_in_row, snapshot)
+    continuation = _list_continuation(ranked[0], best_in_row, snapshot, params)
     ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
     ranked = ranked[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
@@ -112,8 +102,11 @@ def compose(
     unmatched_name = any(
         term not in leading for name in _NAME.findall(question) for term in snapshot.term_ids(name)
     )
-    needed = (NAMED_SUPPORT if unmatched_name else MIN_SUPPORT) + min_support
-    if support < needed or max(candidates.dense.values()) < MIN_DENSE + min_support:
+    needed = (params.named_support if unmatched_name else params.min_support) + min_support
+    weak_dense = max(candidates.dense.values()) < params.min_dense + min_support
+    if support < needed or weak_dense:
+        decided_by = "dense" if weak_dense else ("named" if unmatched_name else "support")
+        reasons = Reasons(support, needed, decided_by)
         nearest = []
         for row in ranked:
             info = snapshot.documents[snapshot.passages[row].doc_id]
@@ -121,14 +114,20 @@ def compose(
                 nearest.append(info)
         closest = tuple(to_passage(snapshot, row, candidates.fused.get(row, 0.0)) for row in ranked)
         return Answer(
-            question, (), (), abstained=True, nearest=tuple(nearest[:3]), more=closest[:top_k]
+            question,
+            (),
+            (),
+            abstained=True,
+            nearest=tuple(nearest[:3]),
+            more=closest[:top_k],
+            reasons=reasons,
         )
 
-    items = _list_items(ranked[0], continuation, best_in_row, snapshot)
+    items = _list_items(ranked[0], continuation, best_in_row, snapshot, params)
     if form.wants_list and len(items) > 1:
         chosen = items
     else:
-        chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k])
+        chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k], params)
     position = {row: i for i, row in enumerate(ranked)}
     answer_sentences = tuple(
         AnswerSentence(snapshot.passages[s.row].text[s.start : s.end], position[s.row] + 1)
@@ -146,20 +145,25 @@ def compose(
         )
         for row in ranked
     )
-    return Answer(question, answer_sentences, passages[:top_k], more=passages[top_k:])
+    reasons = Reasons(support, needed, "answered", tuple(s.score for s in chosen))
+    return Answer(
+        question, answer_sentences, passages[:top_k], more=passages[top_k:], reasons=reasons
+    )
 
 
-def _pool(rows: list[int], candidates: Candidates) -> list[int]:
+def _pool(rows: list[int], candidates: Candidates, params: Params) -> list[int]:
     """The leading fused rows, plus each retriever's own best: fusion can bury a row that only
     one of them finds (a paraphrase the words miss, a rare term the vectors miss)."""
-    pool = rows[:POOL]
+    pool = rows[: params.pool]
     for scores in (candidates.dense, candidates.lexical):
-        best = sorted(rows, key=scores.__getitem__, reverse=True)[:EACH_BEST]
+        best = sorted(rows, key=scores.__getitem__, reverse=True)[: params.each_best]
         pool += [row for row in best if row not in pool]
     return pool
 
 
-def _score_sentences(shape, snapshot, rows, weights, query_vector, embedder) -> list[_Sentence]:
+def _score_sentences(
+    shape, snapshot, rows, weights, query_vector, embedder, params: Params
+) -> list[_Sentence]:
     """Each choosable sentence of ``rows``: cosine to the question, term coverage with its
     heading, and the bonus for holding the kind of answer asked for."""
     table = snapshot.analysis.sentences
@@ -179,8 +183,8 @@ def _score_sentences(shape, snapshot, rows, weights, query_vector, embedder) -> 
             int(table.start[i]),
             int(table.end[i]),
             float(cos)
-            + LEXICAL_WEIGHT * coverage(weights, table.terms.of(i))
-            + SHAPE_WEIGHT * bool(shape and shape.search(text)),
+            + params.lexical_weight * coverage(weights, table.terms.of(i))
+            + params.shape_weight * bool(shape and shape.search(text)),
             bool(table.opens_list[i]),
         )
         for (row, i), text, cos in zip(chosen, texts, cosines, strict=True)
@@ -188,7 +192,7 @@ def _score_sentences(shape, snapshot, rows, weights, query_vector, embedder) -> 
 
 
 def _answer_sentences(
-    sentences: list[_Sentence], best_in_row: dict[int, _Sentence], shown: list[int]
+    sentences: list[_Sentence], best_in_row: dict[int, _Sentence], shown: list[int], params: Params
 ) -> list[_Sentence]:
     """The best sentence of each shown passage, while close to the overall best.
 
@@ -203,25 +207,28 @@ def _answer_sentences(
         return []
     chosen: list[_Sentence] = []
     for s in ranked:
-        if s.score < ranked[0].score - SENTENCE_MARGIN or len(chosen) >= MAX_ANSWER_SENTENCES:
+        if (
+            s.score < ranked[0].score - params.sentence_margin
+            or len(chosen) >= params.max_answer_sentences
+        ):
             break
         chosen.append(s)
         following = [t for t in sentences if t.row == s.row and t.start >= s.end]
-        if s.opens_list and following and len(chosen) < MAX_ANSWER_SENTENCES:
+        if s.opens_list and following and len(chosen) < params.max_answer_sentences:
             chosen.append(min(following, key=lambda t: t.start))
     order = {row: i for i, row in enumerate(shown)}
     return sorted(chosen, key=lambda s: (order[s.row], s.start))
 
 
 def _list_continuation(
-    top: int, best_in_row: dict[int, _Sentence], snapshot: Snapshot
+    top: int, best_in_row: dict[int, _Sentence], snapshot: Snapshot, params: Params
 ) -> list[int]:
     """When the best passage announces a list, the passages under its heading that carry the
     list on: they are shown right after it."""
     if top not in best_in_row or not best_in_row[top].opens_list:
         return []
     continuation, row = [], top
-    while len(continuation) < LIST_CONTINUATION and snapshot.next_row(row) is not None:
+    while len(continuation) < params.list_continuation and snapshot.next_row(row) is not None:
         row = snapshot.next_row(row)
         if snapshot.passages[row].heading != snapshot.passages[top].heading:
             break
@@ -230,7 +237,11 @@ def _list_continuation(
 
 
 def _list_items(
-    top: int, continuation: list[int], best_in_row: dict[int, _Sentence], snapshot: Snapshot
+    top: int,
+    continuation: list[int],
+    best_in_row: dict[int, _Sentence],
+    snapshot: Snapshot,
+    params: Params,
 ) -> list[_Sentence]:
     """The opening sentences of the items of the list the best passage announces."""
     if not continuation:
@@ -243,22 +254,28 @@ def _list_items(
         for i in table.of(row)
         if table.item[i] and (row != top or table.start[i] >= intro.end)
     ]
-    return items[:MAX_ANSWER_SENTENCES]
+    return items[: params.max_answer_sentences]
 
 
-def _diversify(rows: list[int], score: dict[int, float], snapshot: Snapshot) -> list[int]:
-    """Best first, but a document already shown ``PER_DOCUMENT`` times yields to another
+def _diversify(
+    rows: list[int], score: dict[int, float], snapshot: Snapshot, params: Params
+) -> list[int]:
+    """Best first, but a document already shown ``params.per_document`` times yields to another
     document's passage unless it scores clearly higher (a question about one act stays there)."""
     shown: dict[str, int] = {}
     remaining, ordered = list(rows), []
     while remaining:
         pick = remaining[0]
-        if shown.get(snapshot.passages[pick].doc_id, 0) >= PER_DOCUMENT:
+        if shown.get(snapshot.passages[pick].doc_id, 0) >= params.per_document:
             fresh = next(
-                (r for r in remaining if shown.get(snapshot.passages[r].doc_id, 0) < PER_DOCUMENT),
+                (
+                    r
+                    for r in remaining
+                    if shown.get(snapshot.passages[r].doc_id, 0) < params.per_document
+                ),
                 None,
             )
-            if fresh is not None and score[pick] - score[fresh] <= DIVERSITY_MARGIN:
+            if fresh is not None and score[pick] - score[fresh] <= params.diversity_margin:
                 pick = fresh
         remaining.remove(pick)
         ordered.append(pick)

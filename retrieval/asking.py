@@ -9,6 +9,7 @@ from retrieval.answer_types import question_form
 from retrieval.embedding import Embedder
 from retrieval.errors import UnknownDocument
 from retrieval.fusion import candidate_rows
+from retrieval.params import Params
 from retrieval.snapshot import Snapshot
 from retrieval.types import Answer, Filters
 
@@ -20,13 +21,14 @@ def answer_question(
     *,
     top_k: int,
     filters: Filters,
+    params: Params,
     min_support: float,
 ) -> Answer:
     """The answer to an already validated question; the question is the one text embedded."""
     allowed = allowed_rows(snapshot, filters)
     query_vector = embedder.embed([question])[0]
     form = question_form(question)
-    candidates = candidate_rows(snapshot, form.topic, query_vector, allowed)
+    candidates = candidate_rows(snapshot, form.topic, query_vector, allowed, params.depth)
     return answering.compose(
         question,
         form,
@@ -35,6 +37,7 @@ def answer_question(
         candidates,
         embedder,
         top_k=top_k,
+        params=params,
         min_support=min_support,
     )
 

@@ -31,14 +31,14 @@ CorpusOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def _service(corpus: list[Path] | None = None):
+def _service(corpus: list[Path] | None = None, params=None):
     from retrieval.config import Settings
     from retrieval.service import Service
 
     settings = Settings()
     if corpus:
         settings = settings.model_copy(update={"corpus_dirs": list(corpus)})
-    return Service(settings)
+    return Service(settings, params=params)
 
 
 def _progress():
@@ -238,28 +238,43 @@ def evaluate(
     questions: Annotated[Path, typer.Argument(help="A JSONL file of questions with gold answers.")],
     corpus: CorpusOption = None,
     as_json: JsonOption = False,
-    details: Annotated[bool, typer.Option(help="Also print one line per question.")] = False,
+    details: Annotated[
+        bool, typer.Option(help="Also print, per question, why it was answered or refused.")
+    ] = False,
+    halves: Annotated[
+        bool, typer.Option(help="Also measure the tuning and the confirming half apart.")
+    ] = False,
+    params: Annotated[
+        Path | None, typer.Option(help="A JSON file of ranking parameters to use instead.")
+    ] = None,
 ) -> None:
     """Measure retrieval and answer quality on a question file (../shared/eval format).
 
-    Example: policybot eval ../shared/eval/dev.jsonl --corpus ../shared/corpus --json
+    Example: policybot eval ../shared/eval/dev2.jsonl --corpus ../shared/corpus --halves
     """
-    from retrieval.evaluate import load_questions, score
+    from retrieval.evaluate import detail, half_of, load_questions, measures
+    from retrieval.params import Params
 
     items = load_questions(questions)
-    service = _service(corpus)
+    service = _service(corpus, Params.from_file(params) if params else None)
     service.ensure_index(progress=_progress())
     service.ask("warm up")  # latency is measured with the model and index loaded
     answers = [service.ask(q.question) for q in items]
-    measures, rows = score(items, answers)
     if details:
-        for row in rows:
-            typer.echo(json.dumps(row), err=True)
+        for question, answer in zip(items, answers, strict=True):
+            typer.echo(json.dumps(detail(question, answer), ensure_ascii=False), err=True)
+    results = {"all": measures(items, answers)}
+    if halves:
+        for half in ("tuning", "confirming"):
+            chosen = [(q, a) for q, a in zip(items, answers, strict=True) if half_of(q.id) == half]
+            results[half] = measures([q for q, _ in chosen], [a for _, a in chosen])
     if as_json:
-        typer.echo(json.dumps(measures))
-    else:
-        for name, value in measures.items():
-            typer.echo(f"{name:18} {value}")
+        typer.echo(json.dumps(results if halves else results["all"]))
+        return
+    names = list(results["all"])
+    typer.echo(f"{'':18}" + "".join(f"{label:>12}" for label in results))
+    for name in names:
+        typer.echo(f"{name:18}" + "".join(f"{r[name]:>12}" for r in results.values()))
 
 
 def _add_commands_of_other_packages() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -73,46 +74,72 @@ def shown_text(answer: Answer, passages: int) -> str:
     return "\n".join([answer.text] + [f"{p.heading}\n{p.text}" for p in shown])
 
 
-def score(questions: list[Question], answers: list[Answer]) -> tuple[dict, list[dict]]:
-    """The measures over all questions, and one detail row per question."""
-    answerable = [(q, a) for q, a in zip(questions, answers, strict=True) if q.answerable]
-    details = []
-    recall1 = recall5 = reciprocal = hit1 = hit5 = 0.0
-    for q, a in answerable:
-        listed = ranked_passages(a)[:10]
-        ranks = [i for i, p in enumerate(listed, 1) if p.document.doc_id in q.docs]
-        first = ranks[0] if ranks else None
-        recall1 += first == 1
-        recall5 += first is not None and first <= 5
-        reciprocal += 1 / first if first else 0.0
-        h1, h5 = matches(shown_text(a, 1), q.answers), matches(shown_text(a, 5), q.answers)
-        hit1 += h1
-        hit5 += h5
-        details.append(
-            {"id": q.id, "gold_rank": first, "hit1": h1, "hit5": h5, "abstained": a.abstained}
-        )
-    abstained = [q for q, a in zip(questions, answers, strict=True) if a.abstained]
+def half_of(question_id: str) -> str:
+    """ "tuning" or "confirming": a fixed split by a hash of the id, so it never moves."""
+    digest = hashlib.sha256(question_id.encode("utf-8")).digest()
+    return "tuning" if digest[0] % 2 == 0 else "confirming"
+
+
+def measures(questions: list[Question], answers: list[Answer]) -> dict:
+    """The measures of ../shared/eval/README.md over these questions."""
+    pairs = list(zip(questions, answers, strict=True))
+    answerable = [(q, a) for q, a in pairs if q.answerable]
+    ranks = [gold_rank(q, a) for q, a in answerable]
+    hits1 = [matches(shown_text(a, 1), q.answers) for q, a in answerable]
+    hits5 = [matches(shown_text(a, 5), q.answers) for q, a in answerable]
+    abstained = [q for q, a in pairs if a.abstained]
     unanswerable = [q for q in questions if not q.answerable]
-    correct_abstentions = sum(not q.answerable for q in abstained)
-    details += [
-        {"id": q.id, "abstained": a.abstained}
-        for q, a in zip(questions, answers, strict=True)
-        if not q.answerable
-    ]
-    latencies = [a.elapsed_ms for a in answers]
+    right_abstentions = sum(not q.answerable for q in abstained)
+    latencies = [a.elapsed_ms for a in answers] or [0.0]
     n = len(answerable) or 1
-    measures = {
+
+    def share(count: float, total: int) -> float:
+        return round(count / total, 3) if total else 0.0
+
+    return {
         "n": len(questions),
-        "doc_recall@1": round(recall1 / n, 3),
-        "doc_recall@5": round(recall5 / n, 3),
-        "mrr": round(reciprocal / n, 3),
-        "answer_hit@1": round(hit1 / n, 3),
-        "answer_hit@5": round(hit5 / n, 3),
-        "abstain_precision": round(correct_abstentions / len(abstained), 3) if abstained else 0.0,
-        "abstain_recall": round(correct_abstentions / len(unanswerable), 3)
-        if unanswerable
-        else 0.0,
+        "doc_recall@1": share(sum(r == 1 for r in ranks), n),
+        "doc_recall@5": share(sum(r is not None and r <= 5 for r in ranks), n),
+        "mrr": share(sum(1 / r for r in ranks if r), n),
+        "answer_hit@1": share(sum(hits1), n),
+        "answer_hit@5": share(sum(hits5), n),
+        "abstain_precision": share(right_abstentions, len(abstained)),
+        "abstain_recall": share(right_abstentions, len(unanswerable)),
         "latency_ms_p50": round(float(np.percentile(latencies, 50)), 1),
         "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1),
     }
-    return measures, details
+
+
+def gold_rank(question: Question, answer: Answer) -> int | None:
+    """Rank (1-based) of the first passage from a gold document in the top 10, if any."""
+    listed = ranked_passages(answer)[:10]
+    return next((i for i, p in enumerate(listed, 1) if p.document.doc_id in question.docs), None)
+
+
+def detail(question: Question, answer: Answer) -> dict:
+    """One question's outcome and why: the gold document's rank, the chosen sentences with
+    their scores, and for a "no answer" reply the signal that decided it."""
+    reasons = answer.reasons
+    row = {
+        "id": question.id,
+        "half": half_of(question.id),
+        "kind": question.kind,
+        "answerable": question.answerable,
+        "abstained": answer.abstained,
+        "decided_by": reasons.decided_by if reasons else "",
+        "support": round(reasons.support, 3) if reasons else None,
+        "needed": round(reasons.needed, 3) if reasons else None,
+        "named": list(reasons.named) if reasons else [],
+    }
+    if question.answerable:
+        row |= {
+            "gold_rank": gold_rank(question, answer),
+            "hit1": matches(shown_text(answer, 1), question.answers),
+            "hit5": matches(shown_text(answer, 5), question.answers),
+        }
+    scores = reasons.sentence_scores if reasons else ()
+    row["sentences"] = [
+        {"source": s.source, "score": round(score, 3), "text": s.text[:160]}
+        for s, score in zip(answer.sentences, scores, strict=False)
+    ]
+    return row

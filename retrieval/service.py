@@ -31,6 +31,7 @@ from retrieval.errors import (
     UnknownDocument,
 )
 from retrieval.index import INDEX_FORMAT, IndexDirectory
+from retrieval.params import Params
 from retrieval.snapshot import Snapshot
 from retrieval.types import (
     AddResult,
@@ -53,8 +54,11 @@ log = logging.getLogger(__name__)
 class Service:
     """PolicyBot's engine behind one object; safe to call from worker threads."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, params: Params | None = None
+    ):
         self.settings = settings
+        self.params = params or Params()
         self.embedder = embedder or OnnxEmbedder(
             settings.embedding_model, settings.model_folder, settings.embed_threads
         )
@@ -133,6 +137,7 @@ class Service:
             question,
             top_k=top_k,
             filters=filters or Filters(),
+            params=self.params,
             min_support=self.settings.min_support,
         )
         return replace(result, elapsed_ms=(time.perf_counter() - started) * 1000)

@@ -80,6 +80,17 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class Reasons:
+    """Why an answer is what it is (``policybot eval --details`` prints these)."""
+
+    support: float  # the best pooled passage's cosine plus its coverage of the question
+    needed: float  # the bar support had to clear
+    decided_by: str  # "answered", or the signal that made it say there is no answer
+    sentence_scores: tuple[float, ...] = ()  # of the answer sentences, in order
+    named: tuple[str, ...] = ()  # documents the question names
+
+
+@dataclass(frozen=True)
 class Answer:
     """What ``ask`` returns: answer sentences first, then the passages that support them."""
 
@@ -90,6 +101,7 @@ class Answer:
     nearest: tuple[DocumentInfo, ...] = ()  # when abstaining: the closest documents
     elapsed_ms: float = 0.0
     more: tuple[Passage, ...] = ()  # "more sources"; after an abstention, the closest passages
+    reasons: Reasons | None = None
 
     @property
     def text(self) -> str:

@@ -9,6 +9,7 @@ import pytest
 from retrieval.answer import _diversify
 from retrieval.answer_types import question_form
 from retrieval.config import Settings
+from retrieval.params import Params
 from retrieval.service import Service
 
 
@@ -70,9 +71,9 @@ def test_a_third_passage_of_one_document_yields_only_to_a_close_rival():
         passages=[SimpleNamespace(doc_id=d) for d in ("act", "act", "act", "other", "act")]
     )
     far = {0: 3.0, 1: 2.9, 2: 2.8, 3: 2.0, 4: 1.9}
-    assert _diversify([0, 1, 2, 3, 4], far, snapshot) == [0, 1, 2, 3, 4]
+    assert _diversify([0, 1, 2, 3, 4], far, snapshot, Params()) == [0, 1, 2, 3, 4]
     close = {0: 3.0, 1: 2.9, 2: 2.8, 3: 2.7, 4: 1.9}
-    assert _diversify([0, 1, 2, 3, 4], close, snapshot) == [0, 1, 3, 2, 4]
+    assert _diversify([0, 1, 2, 3, 4], close, snapshot, Params()) == [0, 1, 3, 2, 4]
 
 
 CHARTER = """---

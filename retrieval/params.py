@@ -1,0 +1,63 @@
+"""Every ranking weight and threshold, in one frozen value.
+
+Each field says what it trades and where it was measured. "Tuning half" and "confirming half"
+are the two halves of ../shared/eval/dev2.jsonl (``policybot eval --halves`` splits them by a
+hash of the question id); a value is kept only when both halves agree. ``policybot eval --params
+FILE`` runs with a JSON object of overrides, so sweeps need no code edits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from retrieval.errors import PolicyBotError
+
+
+@dataclass(frozen=True)
+class Params:
+    # Candidates ------------------------------------------------------------------------------
+    depth: int = 50  # rows each retriever contributes to fusion; deeper costs time, not quality
+    pool: int = 10  # leading fused rows that are reranked (8-14 scored the same on dev.jsonl)
+    each_best: int = 7  # plus each retriever's own best: fusion buries what only one finds
+    shortlist: int = 10  # rows whose sentences are scored (8-16 the same on dev.jsonl)
+    # Passage score = dense + lexical coverage + BM25 + its best sentence's score ---------------
+    dense_weight: float = 1.0  # cosine of passage and question (0.7-1.5 the same on dev.jsonl)
+    lexical_weight: float = 0.35  # share of the question's IDF weight a text holds
+    bm25_weight: float = 0.4  # BM25 normalised by the best row's (0.3-0.6 the same)
+    shape_weight: float = 0.1  # a sentence holding the kind of answer asked for (a date, …)
+    # Answer ------------------------------------------------------------------------------------
+    max_answer_sentences: int = 3  # the issue's bound: longer answers bury the one that answers
+    sentence_margin: float = 0.1  # further sentences must score within this of the best
+    list_continuation: int = 2  # passages shown after one that announces a list
+    per_document: int = 2  # passages of one document before other documents get a turn
+    diversity_margin: float = 0.2  # how much better a document's third passage must score
+    # Abstention: support = best pooled passage's cosine + its coverage of the question ---------
+    min_support: float = 0.8  # below it: no answer (dev.jsonl: 1.0 precision, 0.71 recall)
+    named_support: float = 1.1  # the bar when a name in the question is in no leading passage
+    min_dense: float = 0.25  # below it the best passage is about something else
+
+    @classmethod
+    def from_file(cls, path: Path) -> Params:
+        """Defaults overridden by a JSON object of field names and values."""
+        try:
+            overrides = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise PolicyBotError(f"Cannot read the parameter file {path}: {err}.") from err
+        known = {f.name: f.type for f in fields(cls)}
+        if not isinstance(overrides, dict) or set(overrides) - set(known):
+            unknown = sorted(set(overrides) - set(known)) if isinstance(overrides, dict) else []
+            raise PolicyBotError(
+                f"{path} must be a JSON object of parameters; unknown: {', '.join(unknown) or '-'}."
+                f" Known: {', '.join(known)}."
+            )
+        defaults = cls()
+        for name, value in overrides.items():
+            if not isinstance(value, type(getattr(defaults, name))) and not (
+                isinstance(value, int) and isinstance(getattr(defaults, name), float)
+            ):
+                raise PolicyBotError(
+                    f"{path}: {name} must be a number like {getattr(defaults, name)}."
+                )
+        return replace(defaults, **overrides)
