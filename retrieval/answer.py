@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from retrieval.abstention import judge
 from retrieval.answer_types import QuestionForm
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
@@ -15,8 +16,6 @@ from retrieval.lexical import terms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
 from retrieval.types import Answer, AnswerSentence, Passage, Reasons
-
-_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*)")
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,10 @@ class _Sentence:
 
 def _weighted_terms(question: str, snapshot: Snapshot) -> dict[int, float]:
     """The question's term ids with their IDF (a term no passage holds weighs 0)."""
-    return {snapshot.vocabulary.get(t, -1): snapshot.lexical.idf(t) for t in set(terms(question))}
+    return {
+        snapshot.vocabulary.get(t, -1): snapshot.lexical.idf(t)
+        for t in sorted(set(terms(question)))
+    }
 
 
 def coverage(weights: dict[int, float], present: frozenset[int]) -> float:
@@ -51,12 +53,21 @@ def compose(
     *,
     top_k: int,
     params: Params,
+    named: tuple[str, ...] = (),
+    missing: tuple[str, ...] = (),
     min_support: float = 0.0,
 ) -> Answer:
-    """Pick answer sentences from the best passages, or abstain and name the nearest documents."""
+    """Pick answer sentences from the best passages, or abstain and name the nearest documents.
+
+    ``named`` are the documents the question names: their passages join the pool and count the
+    document's names as words they hold (a passage rarely repeats its act's name). ``missing``
+    are name-like words of the question that the corpus lacks: then there is no answer.
+    """
     rows = [row for row in candidates.rows if snapshot.analysis.informative[row]]
     shape = form.shape
     pool = _pool(rows, candidates, params)
+    of_named = [row for row in rows if snapshot.passages[row].doc_id in named]
+    pool += [row for row in _pool(of_named, candidates, params) if row not in pool]
     # Leading rows that hold the kind of answer asked for (a date, the term's definition).
     shaped = [r for r in rows if shape and shape.search(snapshot.passages[r].text)][
         : params.each_best
@@ -65,7 +76,14 @@ def compose(
     if not pool:
         return Answer(question, (), (), abstained=True)
     weights = _weighted_terms(form.topic, snapshot)
-    context_terms = {row: snapshot.analysis.passage_terms.of(row) for row in pool}
+    name_ids = {
+        d: frozenset(snapshot.term_ids(" ".join(snapshot.names.names.get(d, ())))) for d in named
+    }
+    context_terms = {
+        row: snapshot.analysis.passage_terms.of(row)
+        | name_ids.get(snapshot.passages[row].doc_id, frozenset())
+        for row in pool
+    }
     covered = {row: coverage(weights, context_terms[row]) for row in pool}
     retrieval_score = {
         row: params.dense_weight * candidates.dense[row]
@@ -98,15 +116,20 @@ def compose(
     ranked = ranked[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
     support = max(candidates.dense[row] + covered[row] for row in pool)
-    leading = set().union(*(context_terms[row] for row in pool[:3]))
-    unmatched_name = any(
-        term not in leading for name in _NAME.findall(question) for term in snapshot.term_ids(name)
+    leading = pool[: params.leading]
+    verdict = judge(
+        question,
+        snapshot,
+        support=support,
+        best_dense=max(candidates.dense.values()),
+        leading_rows=leading,
+        leading_terms=set().union(*(context_terms[row] for row in leading)),
+        missing=missing,
+        params=params,
+        offset=min_support,
     )
-    needed = (params.named_support if unmatched_name else params.min_support) + min_support
-    weak_dense = max(candidates.dense.values()) < params.min_dense + min_support
-    if support < needed or weak_dense:
-        decided_by = "dense" if weak_dense else ("named" if unmatched_name else "support")
-        reasons = Reasons(support, needed, decided_by)
+    if verdict.abstain:
+        reasons = Reasons(verdict.support, verdict.needed, verdict.decided_by, named=named)
         nearest = []
         for row in ranked:
             info = snapshot.documents[snapshot.passages[row].doc_id]
@@ -145,7 +168,8 @@ def compose(
         )
         for row in ranked
     )
-    reasons = Reasons(support, needed, "answered", tuple(s.score for s in chosen))
+    scores_of_chosen = tuple(s.score for s in chosen)
+    reasons = Reasons(verdict.support, verdict.needed, "answered", scores_of_chosen, named)
     return Answer(
         question, answer_sentences, passages[:top_k], more=passages[top_k:], reasons=reasons
     )

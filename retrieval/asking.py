@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from retrieval import answer as answering
@@ -11,6 +13,7 @@ from retrieval.errors import UnknownDocument
 from retrieval.fusion import candidate_rows
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
+from retrieval.spelling import missing_names
 from retrieval.types import Answer, Filters
 
 
@@ -28,7 +31,15 @@ def answer_question(
     allowed = allowed_rows(snapshot, filters)
     query_vector = embedder.embed([question])[0]
     form = question_form(question)
-    candidates = candidate_rows(snapshot, form.topic, query_vector, allowed, params.depth)
+    form = replace(form, topic=snapshot.spelling.corrected(form.topic))
+    named = tuple(snapshot.names.named_in(question))
+    missing = missing_names(
+        question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)
+    )
+    focus = snapshot.rows_of(set(named)) if named else None
+    if focus is not None and allowed is not None:
+        focus = np.intersect1d(focus, allowed)
+    candidates = candidate_rows(snapshot, form.topic, query_vector, allowed, params.depth, focus)
     return answering.compose(
         question,
         form,
@@ -38,6 +49,8 @@ def answer_question(
         embedder,
         top_k=top_k,
         params=params,
+        named=named,
+        missing=tuple(missing),
         min_support=min_support,
     )
 

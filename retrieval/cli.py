@@ -299,7 +299,8 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError:  # invalid settings are reported by the command that reads them
         level = "WARNING"
     logging.basicConfig(level=level, stream=sys.stderr)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+    # The handler filters too: bm25s sets its own logger to DEBUG when it is imported.
+    logging.getLogger().handlers[0].setLevel(level)
     _add_commands_of_other_packages()
     try:
         code = app(args=argv, standalone_mode=False)  # returns typer.Exit's code in this mode

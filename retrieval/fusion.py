@@ -29,17 +29,26 @@ def candidate_rows(
     query_vector: np.ndarray,
     allowed: np.ndarray | None,
     depth: int = 50,
+    focus: np.ndarray | None = None,
 ) -> Candidates:
-    """Union of the dense and lexical top ``depth``, ordered by reciprocal-rank fusion."""
+    """Union of the dense and lexical top ``depth``, ordered by reciprocal-rank fusion.
+
+    ``focus`` rows (the passages of documents the question names) also get their own dense and
+    lexical rankings, so a named document is searched even when others outscore it overall.
+    """
     dense_rows, _ = snapshot.dense_scores(query_vector, depth, allowed)
     bm25 = snapshot.lexical.scores(question)
     if allowed is not None:
         mask = np.zeros_like(bm25, dtype=bool)
         mask[allowed] = True
         bm25 = np.where(mask, bm25, 0.0)
-    lexical_rows = [int(r) for r in _top(bm25, depth) if bm25[r] > 0]
+    rankings = [[int(r) for r in dense_rows], _lexical_ranking(bm25, depth)]
+    if focus is not None and len(focus):
+        focused, _ = snapshot.dense_scores(query_vector, depth, focus)
+        rankings.append([int(r) for r in focused])
+        rankings.append([int(focus[i]) for i in _lexical_ranking(bm25[focus], depth)])
     fused: dict[int, float] = {}
-    for ranking in (list(map(int, dense_rows)), lexical_rows):
+    for ranking in rankings:
         for rank, row in enumerate(ranking):
             fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
     rows = sorted(fused, key=fused.__getitem__, reverse=True)
@@ -48,6 +57,10 @@ def candidate_rows(
     top = float(bm25.max()) if len(bm25) and bm25.max() > 0 else 1.0
     lexical = {row: float(bm25[row]) / top for row in rows}
     return Candidates(rows, dense, lexical, fused)
+
+
+def _lexical_ranking(bm25: np.ndarray, depth: int) -> list[int]:
+    return [int(r) for r in _top(bm25, depth) if bm25[r] > 0]
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

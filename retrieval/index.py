@@ -3,7 +3,7 @@
 Layout under ``<data_dir>/index``: ``builds/<build_id>/`` and ``CURRENT``, a one-line pointer
 replaced with ``os.replace``. A build folder holds manifest.json (written last), passages.json,
 documents.json, vectors.faiss (the search index), passage_vectors.npy, sentence_vectors.npy,
-analysis.npz, vocabulary.json and lexical/ (BM25). A build killed at any moment leaves only a
+analysis.npz, vocabulary.json, names.json, words.json and lexical/ (BM25). A build killed at any moment leaves only a
 ``.tmp-*`` folder; CURRENT still names the old build.
 """
 
@@ -21,11 +21,13 @@ import numpy as np
 
 from retrieval.errors import IndexUnavailable
 from retrieval.lexical import LexicalIndex
+from retrieval.names import DocumentNames
 from retrieval.snapshot import Analysis, SentenceTable, Snapshot, StoredPassage, TermSets
+from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import describe, search_index
 
-INDEX_FORMAT = 2  # 2: sentence vectors and term sets are part of the build
+INDEX_FORMAT = 3  # 2: sentence vectors and term sets in the build; 3: document names
 REBUILD_HINT = "run `policybot index --rebuild` to rebuild it"
 
 
@@ -61,6 +63,8 @@ class Build:
     analysis: Analysis
     sentence_vectors: np.ndarray
     sentence_ready: np.ndarray
+    names: DocumentNames
+    spelling: Spelling
 
 
 def new_build_id() -> str:
@@ -165,6 +169,8 @@ class IndexDirectory:
         _write_json(staging / "passages.json", [asdict(p) for p in build.passages])
         _write_json(staging / "documents.json", {k: asdict(v) for k, v in build.documents.items()})
         _write_json(staging / "vocabulary.json", build.analysis.vocabulary)
+        _write_json(staging / "names.json", build.names.to_json())
+        _write_json(staging / "words.json", sorted(build.spelling.known))
         with open(staging / "analysis.npz", "wb") as handle:
             np.savez(handle, **_analysis_arrays(build.analysis))
             handle.flush()
@@ -276,6 +282,8 @@ class IndexDirectory:
             analysis=analysis,
             sentence_vectors=_load_vectors(folder / "sentence_vectors.npy"),
             sentence_ready=np.load(folder / "sentence_ready.npy"),
+            names=DocumentNames.from_json(json.loads((folder / "names.json").read_text("utf-8"))),
+            spelling=Spelling(json.loads((folder / "words.json").read_text("utf-8"))),
         )
         sizes = {
             len(passages),

@@ -23,8 +23,10 @@ from retrieval.documents import SUPPORTED_SUFFIXES, SourceDocument, load_path, s
 from retrieval.embedding import Embedder
 from retrieval.errors import DocumentError, PolicyBotError
 from retrieval.index import Build, IndexDirectory, Manifest, new_build_id
-from retrieval.lexical import terms
+from retrieval.lexical import terms, words
+from retrieval.names import DocumentNames
 from retrieval.snapshot import StoredPassage, analyse
+from retrieval.spelling import Spelling
 from retrieval.store import ChunkRow, DocumentRow, Store, sha256, to_info
 from retrieval.types import IndexReport
 
@@ -254,8 +256,22 @@ class Indexer:
             sentences_missing=int((~ready).sum()),
         )
         lexical = [terms(f"{rows[p.doc_id].title}\n{p.heading}\n{p.text}") for p in passages]
+        names = DocumentNames.build(
+            (r.doc_id, r.title, _aliases(r.meta_json), r.text) for r in rows.values()
+        )
+        known = {w for p in passages for w in words(p.text)}
+        known |= {w for row in rows.values() for w in words(row.title)}
         return Build(
-            manifest, passages, documents, vectors, lexical, analysis, sentence_vectors, ready
+            manifest,
+            passages,
+            documents,
+            vectors,
+            lexical,
+            analysis,
+            sentence_vectors,
+            ready,
+            names,
+            Spelling(known),
         )
 
     def _publish_sentences(self, build: Build, progress: Progress | None) -> tuple[Manifest, int]:
@@ -280,6 +296,12 @@ class Indexer:
         self.index_dir.publish_sentences(build.manifest, manifest, vectors, ready)
         log.info("published sentences of %s: %d sentences", manifest.build_id, manifest.sentences)
         return manifest, embedded
+
+
+def _aliases(meta_json: str) -> list[str]:
+    """The front matter's ``aliases`` (a YAML list arrives joined by commas)."""
+    value = json.loads(meta_json).get("aliases", "")
+    return [a.strip() for a in str(value).split(",") if a.strip()]
 
 
 def _text(rows: dict[str, DocumentRow], chunk: ChunkRow) -> str:

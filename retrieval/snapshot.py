@@ -14,7 +14,9 @@ from functools import cached_property
 import numpy as np
 
 from retrieval.lexical import LexicalIndex, terms
+from retrieval.names import DocumentNames
 from retrieval.sentences import introduces_list, sentence_spans, starts_list_item
+from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import nearest
 
@@ -83,6 +85,14 @@ class Analysis:
     informative: np.ndarray  # False where a passage only repeats its title or heading
     sentences: SentenceTable
 
+    @cached_property
+    def _passage_counts(self) -> np.ndarray:
+        return np.bincount(self.passage_terms.ids, minlength=len(self.vocabulary))
+
+    def passage_share(self, term_id: int) -> float:
+        """The share of passages that hold the term."""
+        return float(self._passage_counts[term_id]) / max(1, len(self.informative))
+
     def sentence_texts(self, passages: Sequence[StoredPassage]) -> list[str]:
         table = self.sentences
         rows = np.repeat(np.arange(len(passages)), np.diff(table.first))
@@ -139,6 +149,8 @@ class Snapshot:
     analysis: Analysis
     sentence_vectors: np.ndarray  # (sentences, dimension), memory-mapped
     sentence_ready: np.ndarray  # False where a sentence's vector is not computed yet
+    names: DocumentNames
+    spelling: Spelling  # the corpus's words, for typos and for terms it lacks
     vocabulary: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:

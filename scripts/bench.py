@@ -263,6 +263,8 @@ def scaled(snapshot, settings: Settings, env: dict, questions: list[str], n: int
         analysis,
         tiled(np.asarray(snapshot.sentence_vectors), times)[:cut],
         np.ones(cut, dtype=bool),
+        snapshot.names,
+        snapshot.spelling,
     )
     data = Path(tempfile.mkdtemp(prefix="policybot-scale-"))
     published = IndexDirectory(data / "index").publish(build)
