@@ -30,6 +30,7 @@ from bot.text import (
     safe_link,
     unescape,
 )
+from retrieval.quotes import cleaned_highlights, readable, short_heading
 from retrieval.types import Answer, Passage
 
 ANSWER_COLOUR = discord.Colour.blue()
@@ -38,17 +39,24 @@ _QUESTION_PREFIX = "Question: "
 _JURISDICTION_RE = re.compile(r"^Jurisdiction: (?P<j>.+?) · ", re.M)
 
 
-def source_field(n: int, passage: Passage, limit: int = FIELD_VALUE_LIMIT) -> tuple[str, str]:
-    """(name, value) of source ``n``: title, publisher, date, warning, bold-quoted text, link."""
+def source_field(
+    n: int, passage: Passage, limit: int = FIELD_VALUE_LIMIT, same_as: int | None = None
+) -> tuple[str, str]:
+    """(name, value) of source ``n``: title, publisher, date, status, bold-quoted text, link.
+
+    ``same_as`` is the number of an earlier source from the same document: its long title and
+    details are not repeated.
+    """
     doc = passage.document
-    name = fit(f"[{n}] {doc.title or doc.doc_id}", FIELD_NAME_LIMIT)
+    title = f"(the same document as [{same_as}])" if same_as else doc.title or doc.doc_id
+    name = fit(f"[{n}] {title}", FIELD_NAME_LIMIT)
     limit = max(0, min(limit, FIELD_VALUE_LIMIT))
     head = [
         line
         for line in (
-            document_line(doc),
-            fit(f"⚠️ {doc.warning}", 200) if doc.warning else "",
-            fit(f"§ {passage.heading}", 150) if passage.heading else "",
+            "" if same_as else document_line(doc),
+            "" if same_as else _status_line(doc),
+            fit(f"§ {short_heading(passage.heading)}", 150) if passage.heading else "",
         )
         if line
     ]
@@ -67,7 +75,7 @@ def source_field(n: int, passage: Passage, limit: int = FIELD_VALUE_LIMIT) -> tu
             head.pop()
         else:
             link = ""
-    quote_text = fit_quote(passage.text, passage.highlights, room)
+    quote_text = fit_quote(*cleaned_highlights(passage.text, passage.highlights), room)
     lines = [*head, *([f"> {quote_text}"] if quote_text else []), *([link] if link else [])]
     value = "\n".join(lines)
     if not value or len(value) > limit:
@@ -75,9 +83,19 @@ def source_field(n: int, passage: Passage, limit: int = FIELD_VALUE_LIMIT) -> tu
     return name, value or "\u200b"
 
 
+def _status_line(doc) -> str:
+    """A warning when the document is not current; else its recorded nature, plainly."""
+    if doc.warning:
+        return fit(f"⚠️ {doc.warning}", 200)
+    return fit(f"Status: {doc.status}", 200) if doc.status else ""
+
+
 def answer_body(answer: Answer, limit: int) -> str:
     """The answer sentences with [n] markers, whole sentences only, within ``limit``."""
-    pieces = [f"{escape(s.text.strip())} [{s.source}]" for s in answer.sentences]
+    pieces = [
+        f"{'**Status:** ' if s.kind == 'status' else ''}{escape(s.text.strip())} [{s.source}]"
+        for s in answer.sentences
+    ]
     out = ""
     for i, piece in enumerate(pieces):
         candidate = f"{out} {piece}" if out else piece
@@ -162,9 +180,16 @@ def answer_embed(answer: Answer, *, jurisdiction: str | None = None) -> discord.
         colour = ANSWER_COLOUR
     embed = discord.Embed(title=title, description=description, colour=colour)
     room -= len(description)
+    first_of: dict[str, int] = {}
     for i, passage in enumerate(passages, start=1):
         per_field = room // (len(passages) - i + 1)
-        name, value = source_field(i, passage, min(FIELD_VALUE_LIMIT, per_field - 40))
+        same_as = first_of.setdefault(passage.document.doc_id, i)
+        name, value = source_field(
+            i,
+            passage,
+            min(FIELD_VALUE_LIMIT, per_field - 40),
+            same_as=same_as if same_as != i else None,
+        )
         embed.add_field(name=name, value=value, inline=False)
         room -= len(name) + len(value)
     embed.set_footer(text=footer)
@@ -195,16 +220,16 @@ def full_passage_embed(passage: Passage, n: int | None = None) -> discord.Embed:
     title = fit(f"{label}{doc.title or doc.doc_id}", TITLE_LIMIT)
     head = []
     if passage.heading:
-        head.append(f"§ {escape(passage.heading)}")
+        head.append(f"§ {escape(short_heading(passage.heading))}")
     if doc.warning:
         head.append(f"⚠️ {escape(doc.warning)}")
     prefix = "\n".join(head) + ("\n\n" if head else "")
     spans = merge_spans(passage.highlights, len(passage.text))
     body_limit = DESCRIPTION_LIMIT - len(prefix)
-    paragraphs = [render_quote(passage.text, spans, a, b) for a, b in _paragraphs(passage.text)]
+    paragraphs = [_paragraph(passage.text, spans, a, b) for a, b in _paragraphs(passage.text)]
     body = "\n\n".join(p for p in paragraphs if p)
     if len(body) > body_limit:
-        body = fit(passage.text, body_limit)
+        body = fit(readable(passage.text), body_limit)
     embed = discord.Embed(title=title, description=prefix + body, colour=ANSWER_COLOUR)
     meta = document_line(doc)
     link = safe_link(passage.link or doc.url)
@@ -214,6 +239,15 @@ def full_passage_embed(passage: Passage, n: int | None = None) -> discord.Embed:
             value = meta[:FIELD_VALUE_LIMIT] or "\u200b"
         embed.add_field(name="Source", value=value, inline=False)
     return embed
+
+
+def _paragraph(text: str, spans, start: int, end: int) -> str:
+    """``text[start:end]`` cleaned and escaped, its highlighted spans in bold."""
+    inside = [
+        (max(a, start) - start, min(b, end) - start) for a, b in spans if a < end and b > start
+    ]
+    cleaned, marks = cleaned_highlights(text[start:end], inside)
+    return render_quote(cleaned, marks, 0, len(cleaned))
 
 
 def _paragraphs(text: str) -> list[tuple[int, int]]:

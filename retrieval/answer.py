@@ -9,11 +9,12 @@ from urllib.parse import quote
 import numpy as np
 
 from retrieval.abstention import judge
-from retrieval.answer_types import QuestionForm
+from retrieval.answer_types import QuestionForm, asks_status
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
 from retrieval.lexical import terms
 from retrieval.params import Params
+from retrieval.quotes import readable
 from retrieval.snapshot import Snapshot
 from retrieval.types import Answer, AnswerSentence, Passage, Reasons
 
@@ -25,6 +26,7 @@ class _Sentence:
     end: int
     score: float
     opens_list: bool  # the sentence announces a list ("… the following:")
+    coverage: float = 0.0  # share of the question's IDF weight it holds, with its heading
 
 
 def _weighted_terms(question: str, snapshot: Snapshot) -> dict[int, float]:
@@ -59,8 +61,9 @@ def compose(
 ) -> Answer:
     """Pick answer sentences from the best passages, or abstain and name the nearest documents.
 
-    ``named`` are the documents the question names: their passages join the pool and count the
-    document's names as words they hold (a passage rarely repeats its act's name). ``missing``
+    ``named`` are the documents the question names: their passages join the pool, count the
+    document's names as words they hold (a passage rarely repeats its act's name), and score
+    ``params.named_weight`` higher. ``missing``
     are name-like words of the question that the corpus lacks: then there is no answer.
     """
     rows = [row for row in candidates.rows if snapshot.analysis.informative[row]]
@@ -89,6 +92,7 @@ def compose(
         row: params.dense_weight * candidates.dense[row]
         + params.lexical_weight * covered[row]
         + params.bm25_weight * candidates.lexical[row]
+        + params.named_weight * (snapshot.passages[row].doc_id in named)
         for row in pool
     }
     by_retrieval = sorted(pool, key=retrieval_score.__getitem__, reverse=True)
@@ -113,7 +117,9 @@ def compose(
     ranked += [row for row in rows if row not in in_pool]
     continuation = _list_continuation(ranked[0], best_in_row, snapshot, params)
     ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
-    ranked = ranked[: 2 * top_k]
+    status_of = named[0] if named and asks_status(question) else None
+    must_show = named if len(named) > 1 else (named if status_of else ())
+    ranked = _each_named_shown(ranked, must_show, top_k, snapshot)[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
     support = max(candidates.dense[row] + covered[row] for row in pool)
     leading = pool[: params.leading]
@@ -150,12 +156,21 @@ def compose(
     if form.wants_list and len(items) > 1:
         chosen = items
     else:
-        chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k], params)
+        doc_of = {row: snapshot.passages[row].doc_id for row in ranked[:top_k]}
+        chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k], params, doc_of)
+    chosen = [s for s in chosen if s.row in ranked[:top_k]] or chosen[:1]
     position = {row: i for i, row in enumerate(ranked)}
     answer_sentences = tuple(
-        AnswerSentence(snapshot.passages[s.row].text[s.start : s.end], position[s.row] + 1)
+        AnswerSentence(
+            readable(snapshot.passages[s.row].text[s.start : s.end]),
+            position[s.row] + 1,
+            s.start,
+            s.end,
+        )
         for s in chosen
     )
+    if status_of:
+        answer_sentences = _status_first(answer_sentences, status_of, ranked, snapshot, params)
     highlights: dict[int, list[tuple[int, int]]] = {}
     for s in chosen or [best_in_row[r] for r in ranked if r in best_in_row]:
         highlights.setdefault(s.row, []).append((s.start, s.end))
@@ -173,6 +188,43 @@ def compose(
     return Answer(
         question, answer_sentences, passages[:top_k], more=passages[top_k:], reasons=reasons
     )
+
+
+def _each_named_shown(
+    ranked: list[int], named: tuple[str, ...], top_k: int, snapshot: Snapshot
+) -> list[int]:
+    """The best passage of each of these documents (all that a question names, when it names
+    several: "both EO 14110 and SB 53") is among those shown, in place of the lowest shown
+    passages of other documents."""
+    shown = ranked[:top_k]
+    for doc_id in named:
+        if any(snapshot.passages[r].doc_id == doc_id for r in shown):
+            continue
+        best = next((r for r in ranked[top_k:] if snapshot.passages[r].doc_id == doc_id), None)
+        shown_docs = [snapshot.passages[r].doc_id for r in shown]
+        others = [i for i, d in enumerate(shown_docs) if d not in named]
+        # Else the last passage of the document shown most often makes room.
+        crowded = max(set(shown_docs), key=shown_docs.count) if shown_docs else None
+        spare = others or [i for i, d in enumerate(shown_docs) if d == crowded][1:]
+        if best is not None and spare:
+            shown[spare[-1]] = best
+    return shown + [r for r in ranked if r not in shown]
+
+
+def _status_first(
+    sentences: tuple[AnswerSentence, ...],
+    doc_id: str,
+    ranked: list[int],
+    snapshot: Snapshot,
+    params: Params,
+) -> tuple[AnswerSentence, ...]:
+    """The named document's recorded status, in words, before the quotes."""
+    document = snapshot.documents[doc_id]
+    source = next((i for i, r in enumerate(ranked) if snapshot.passages[r].doc_id == doc_id), None)
+    if not document.status or source is None:
+        return sentences
+    status = AnswerSentence(f"{document.title}: {document.status}.", source + 1, kind="status")
+    return (status, *sentences[: params.max_answer_sentences - 1])
 
 
 def _pool(rows: list[int], candidates: Candidates, params: Params) -> list[int]:
@@ -201,26 +253,29 @@ def _score_sentences(
     if len(pending):  # the build's sentence pass has not reached these yet
         vectors[pending] = embedder.embed([texts[k] for k in pending])
     cosines = vectors @ query_vector
-    return [
-        _Sentence(
-            row,
-            int(table.start[i]),
-            int(table.end[i]),
+    result = []
+    for (row, i), text, cos in zip(chosen, texts, cosines, strict=True):
+        covered = coverage(weights, table.terms.of(i))
+        score = (
             float(cos)
-            + params.lexical_weight * coverage(weights, table.terms.of(i))
-            + params.shape_weight * bool(shape and shape.search(text)),
-            bool(table.opens_list[i]),
+            + params.lexical_weight * covered
+            + params.shape_weight * bool(shape and shape.search(text))
         )
-        for (row, i), text, cos in zip(chosen, texts, cosines, strict=True)
-    ]
+        start, end = int(table.start[i]), int(table.end[i])
+        result.append(_Sentence(row, start, end, score, bool(table.opens_list[i]), covered))
+    return result
 
 
 def _answer_sentences(
-    sentences: list[_Sentence], best_in_row: dict[int, _Sentence], shown: list[int], params: Params
+    sentences: list[_Sentence],
+    best_in_row: dict[int, _Sentence],
+    shown: list[int],
+    params: Params,
+    doc_of: dict[int, str],
 ) -> list[_Sentence]:
-    """The best sentence of each shown passage, while close to the overall best.
-
-    A sentence that announces a list ("… as follows:") brings the next sentence along.
+    """The best sentence of each shown passage, while close to the overall best. One from
+    another document than the best sentence's joins only when it too holds the question's key
+    terms. A sentence that announces a list ("… as follows:") brings the next sentence along.
     """
     ranked = sorted(
         (best_in_row[row] for row in shown if row in best_in_row),
@@ -236,6 +291,9 @@ def _answer_sentences(
             or len(chosen) >= params.max_answer_sentences
         ):
             break
+        other_document = doc_of[s.row] != doc_of[ranked[0].row]
+        if other_document and s.coverage < params.other_document_coverage:
+            continue
         chosen.append(s)
         following = [t for t in sentences if t.row == s.row and t.start >= s.end]
         if s.opens_list and following and len(chosen) < params.max_answer_sentences:

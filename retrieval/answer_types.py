@@ -43,6 +43,21 @@ _LIST_QUESTION = re.compile(
 )
 
 
+# "Is EO 14110 still in force?", "is the RMF mandatory?", "Is SB 53 law yet?": answered first
+# from the named document's recorded status.
+_STATUS_QUESTION = re.compile(
+    r"^\s*(?:is|are|was|were|has|have|does|do|did)\b.*\b(?:in force|in effect|revoked|"
+    r"rescinded|repealed|superseded|replaced|withdrawn|binding|mandatory|voluntary|"
+    r"enforceable|final|law|enacted|draft|current|valid|active|status)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_status(question: str) -> bool:
+    """True for a yes/no question about whether a text is in force, binding, final or law."""
+    return bool(_STATUS_QUESTION.search(question))
+
+
 @dataclass(frozen=True)
 class QuestionForm:
     """What the question's form says about its answer."""

@@ -14,7 +14,7 @@ import click
 import typer
 
 from retrieval.errors import PolicyBotError
-from retrieval.types import Answer, Filters
+from retrieval.types import Filters
 
 app = typer.Typer(
     add_completion=False,
@@ -99,39 +99,9 @@ def ask(
     if as_json:
         _print_json({**asdict(answer), "text": answer.text})
         return
-    typer.echo(_render_answer(answer))
+    from retrieval.cli_output import render_answer
 
-
-def _render_answer(answer: Answer) -> str:
-    """The answer, then each passage with its citation; highlights in bold on a terminal."""
-    if answer.abstained:
-        lines = ["The corpus does not hold an answer to that question."]
-        if answer.nearest:
-            lines.append("The nearest documents are:")
-            lines += [
-                f"  - {d.title} ({d.publisher or d.jurisdiction}, {d.date or 'undated'})"
-                for d in answer.nearest
-            ]
-        return "\n".join(lines)
-    lines = [typer.style("Answer", bold=True), answer.text, "", typer.style("Sources", bold=True)]
-    for number, passage in enumerate(answer.passages, 1):
-        d = passage.document
-        lines.append(f"[{number}] {d.title}")
-        lines.append(f"    {d.publisher or '-'}, {d.date or 'undated'}")
-        if d.warning:
-            lines.append(f"    ⚠ {d.warning}")
-        if passage.heading:
-            lines.append(f"    § {passage.heading}")
-        quote, position = [], 0
-        for start, end in passage.highlights:
-            quote += [passage.text[position:start], typer.style(passage.text[start:end], bold=True)]
-            position = end
-        quote.append(passage.text[position:])
-        lines += ["    " + line for line in "".join(quote).splitlines() if line.strip()]
-        if passage.link:
-            lines.append(f"    {passage.link}")
-        lines.append("")
-    return "\n".join(lines).rstrip()
+    typer.echo(render_answer(answer))
 
 
 @app.command()

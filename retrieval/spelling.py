@@ -67,6 +67,8 @@ def name_like_tokens(question: str) -> list[str]:
     tokens = []
     for match in _TOKEN.finditer(question):
         token = match.group(0)
+        if len(token) < 2:  # an initial ("E." of "E.O.") names nothing alone
+            continue
         capitalised = token[:1].isupper() and match.start() > 0 and not _after_stop(question, match)
         upper = len(token) > 1 and token.replace("'s", "").replace("’s", "").isupper()
         if capitalised or upper or any(c.isdigit() for c in token):

@@ -6,7 +6,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-_WARNING_WORDS = re.compile(r"\b(revoked|superseded|replaced|rescinded|repealed|withdrawn)\b", re.I)
+_NOT_CURRENT = re.compile(
+    r"\b(revoked|superseded|replaced|rescinded|repealed|withdrawn|expired|draft|proposed|"
+    r"not (?:yet )?(?:enacted|in force|adopted))\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -28,11 +32,12 @@ class DocumentInfo:
 
     @property
     def warning(self) -> str:
-        """The status line when it says the document is revoked or superseded, else ''."""
+        """The status when it says the document is not current (revoked, superseded, a draft,
+        not enacted), else ''. Only its first clause counts: "voluntary guidance; (EO 14110 was
+        revoked)" speaks of another text. A legal nature (voluntary, non-binding) is no warning."""
         status = self.status.strip()
-        if _WARNING_WORDS.search(status) and not status.lower().startswith("in force"):
-            return status
-        return ""
+        first_clause = re.split(r"[;(]", status, maxsplit=1)[0]
+        return status if _NOT_CURRENT.search(first_clause) else ""
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,17 @@ class Passage:
 
 @dataclass(frozen=True)
 class AnswerSentence:
-    """One sentence of the answer, quoted verbatim from passage number ``source`` (1-based)."""
+    """One sentence of the answer, from passage number ``source`` (1-based).
+
+    A quote (``kind`` "quote") is ``passage.text[start:end]``, shown as ``text``: the same words
+    without Markdown or line breaks. A "status" sentence states the document's recorded status.
+    """
 
     text: str
     source: int
+    start: int = 0
+    end: int = 0
+    kind: str = "quote"
 
 
 @dataclass(frozen=True)

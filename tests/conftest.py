@@ -85,6 +85,38 @@ def service(settings, embedder) -> Service:
     return Service(settings, embedder=embedder)
 
 
+# Real documents of ../shared/corpus for the real-model tests: small enough to index in about
+# 20 s once per session, and between them a revoked order, an in-force one, an enacted bill
+# with definitions, declarations, and a fact sheet whose sentences carry Markdown links.
+SHARED_SUBSET = (
+    "techradar-us-uk-ai-safety-mou.md",
+    "us-eo-14110-safe-secure-trustworthy-ai.md",
+    "us-eo-14179-removing-barriers-ai.md",
+    "us-ca-sb-53-transparency-in-frontier-ai-act-2025.md",
+    "uk-bletchley-declaration-2023-11-01.md",
+    "uk-hansard-ai-safety-research-uk-us-partnership-2024-04-16.md",
+    "us-fact-sheet-omb-m-24-10-2024-03-28.md",
+)
+
+
+@pytest.fixture(scope="session")
+def shared_service(tmp_path_factory, real_embedder, model_dir):
+    """One index of SHARED_SUBSET with the real model, for every test that only asks."""
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    root = tmp_path_factory.mktemp("shared-subset")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name in SHARED_SUBSET:
+        shutil.copy(SHARED_CORPUS / name, corpus / name)
+    settings = Settings(
+        _env_file=None, data_dir=root / "data", corpus_dirs=[corpus], model_dir=model_dir
+    )
+    service = Service(settings, embedder=real_embedder)
+    service.reindex()
+    return service
+
+
 @pytest.fixture(scope="session")
 def real_embedder(model_dir) -> OnnxEmbedder:
     """The packaged all-MiniLM-L6-v2 under ONNX Runtime, loaded once per test session."""
