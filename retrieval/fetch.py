@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import encodings.idna
 import http.client
 import ipaddress
 import logging
@@ -16,11 +17,18 @@ from pathlib import PurePosixPath
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from retrieval.documents import SUPPORTED_SUFFIXES
-from retrieval.errors import FetchError
+from retrieval.errors import FetchError, printable
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
+_MAX_HOST_CHARS = 253  # DNS: a name of at most 253 characters in labels of at most 63
+_MAX_LABEL_CHARS = 63
+# IPv6 forms that deliver to the IPv4 address in their low 32 bits (RFC 6052 NAT64 and the
+# deprecated IPv4-compatible ::a.b.c.d); 6to4, Teredo and IPv4-mapped have ipaddress properties.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: the operator's own network
 _CHUNK_BYTES = 64 * 1024
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SUFFIX_BY_TYPE = {
@@ -73,21 +81,27 @@ def fetch_url(
     for _ in range(MAX_REDIRECTS + 1):
         result = _fetch_once(current, limits)
         if isinstance(result, Fetched):
-            log.info("fetched %s: %s, %d bytes", result.url, result.content_type, len(result.data))
+            shown = printable(result.url)
+            log.info("fetched %s: %s, %d bytes", shown, result.content_type, len(result.data))
             return result
         current = result
-    raise FetchError(f"{url} redirected more than {MAX_REDIRECTS} times; refused")
+    raise FetchError(f"{printable(url)} redirected more than {MAX_REDIRECTS} times; refused")
 
 
 def _fetch_once(url: str, limits: _Limits) -> Fetched | str:
     """One request: the document, or the absolute URL that a redirect points to."""
-    parts = urlsplit(url)
+    shown = printable(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as err:  # an unbalanced "[" or "]" in the host
+        raise FetchError(f"'{shown}' is not a valid URL: {err}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"only http(s) URLs are accepted, not '{url}'")
+        raise FetchError(f"only http(s) URLs are accepted, not '{shown}'")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise FetchError(f"'{url}' has an invalid port") from None
+        raise FetchError(f"'{shown}' has an invalid port") from None
+    _check_host_name(parts.hostname)
     addresses = _resolve(parts.hostname, port, limits)
     connection_class = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
     conn = connection_class(parts.hostname, port, addresses, limits.left())
@@ -103,10 +117,10 @@ def _fetch_once(url: str, limits: _Limits) -> Fetched | str:
         if response.status in _REDIRECT_STATUSES:
             location = response.getheader("Location")
             if not location:
-                raise FetchError(f"{url} redirected without saying where to")
+                raise FetchError(f"{shown} redirected without saying where to")
             return urljoin(url, location.strip())
         if not 200 <= response.status < 300:
-            raise FetchError(f"{url} returned HTTP {response.status}")
+            raise FetchError(f"{shown} returned HTTP {response.status}")
         content_type = _content_type(response, url)
         data = _read_body(response, url, limits)
         limits.left()  # nor a body cut short by it
@@ -114,10 +128,38 @@ def _fetch_once(url: str, limits: _Limits) -> Fetched | str:
     except (OSError, http.client.HTTPException) as err:
         if time.monotonic() >= limits.deadline:
             raise limits.expired() from err
-        raise FetchError(f"could not fetch {url}: {err}") from err
+        raise FetchError(f"could not fetch {shown}: {printable(str(err))}") from err
     finally:
         watchdog.cancel()
         conn.close()
+
+
+def _check_host_name(host: str) -> None:
+    """Refuse a name DNS cannot carry with a clear message; the resolver's IDNA codec would
+    raise a bare UnicodeError ("label empty or too long") instead."""
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return  # an address, not a name
+    shown = printable(host)
+    labels = (host[:-1] if host.endswith(".") else host).split(".")  # a final dot is the root
+    size = len(labels) - 1  # the dots
+    for label in labels:
+        try:
+            encoded = label if label.isascii() else encodings.idna.ToASCII(label).decode()
+        except UnicodeError as err:  # over 63 once encoded, or characters IDNA does not allow
+            raise FetchError(
+                f"the host name '{shown}' has a label DNS cannot carry: {err}"
+            ) from None
+        if not 0 < len(encoded) <= _MAX_LABEL_CHARS:
+            raise FetchError(
+                f"the host name '{shown}' has a label of {len(encoded)} characters; "
+                f"DNS allows 1 to {_MAX_LABEL_CHARS}"
+            )
+        size += len(encoded)
+    if size > _MAX_HOST_CHARS:
+        raise FetchError(
+            f"the host name '{shown}' is {size:,} characters long; DNS allows {_MAX_HOST_CHARS}"
+        )
 
 
 def _resolve(host: str, port: int, limits: _Limits) -> list[str]:
@@ -128,21 +170,51 @@ def _resolve(host: str, port: int, limits: _Limits) -> list[str]:
     except TimeoutError:  # the lookup is still running; leave it behind
         raise limits.expired() from None
     except OSError as err:
-        raise FetchError(f"cannot resolve {host}: {err.strerror or err}") from err
+        raise FetchError(f"cannot resolve {printable(host)}: {err.strerror or err}") from err
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     for address in addresses:
         if not limits.allow_private and not _is_public(address):
-            raise FetchError(f"{host} resolves to {address}, a private or local address; refused")
+            carried = ", ".join(map(str, _carried_ipv4(_ip(address))))
+            via = f" (carrying IPv4 {carried})" if carried else ""
+            raise FetchError(
+                f"{printable(host)} resolves to {address}{via}, a private or local address; refused"
+            )
     return addresses
 
 
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(address.split("%", 1)[0])  # "%" starts an IPv6 zone id
+
+
 def _is_public(address: str) -> bool:
-    """False for private, loopback, link-local, reserved, unspecified and multicast addresses."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # "%" starts an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    """False for private, loopback, link-local, reserved, unspecified and multicast addresses,
+    and for IPv6 forms that carry such an IPv4 address (a translator or relay delivers to it)."""
+    ip = _ip(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64_LOCAL or not all(map(_is_public_ip, _carried_ipv4(ip))):
+            return False
+    return _is_public_ip(ip)
+
+
+def _is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     # is_global is False for every non-public range except multicast, checked separately.
     return ip.is_global and not ip.is_multicast
+
+
+def _carried_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address embeds: mapped, NAT64, IPv4-compatible, 6to4, Teredo
+    (its server and its client, both reachable through it)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    if ip.ipv4_mapped:
+        return [ip.ipv4_mapped]
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):  # not :: or ::1
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)]
+    if ip.sixtofour:
+        return [ip.sixtofour]
+    return list(ip.teredo) if ip.teredo else []
 
 
 def _connect(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
@@ -188,14 +260,16 @@ def _content_type(response: http.client.HTTPResponse, url: str) -> str:
     content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
     if content_type not in _SUFFIX_BY_TYPE:
         raise FetchError(
-            f"{url} is {content_type or 'of no stated type'}; "
+            f"{printable(url)} is {printable(content_type) or 'of no stated type'}; "
             "accepted: HTML, plain text, Markdown, PDF"
         )
     return content_type
 
 
 def _read_body(response: http.client.HTTPResponse, url: str, limits: _Limits) -> bytes:
-    too_large = FetchError(f"{url} is larger than the limit of {limits.max_bytes:,} bytes")
+    too_large = FetchError(
+        f"{printable(url)} is larger than the limit of {limits.max_bytes:,} bytes"
+    )
     length = response.getheader("Content-Length", "")
     if length.isdigit() and int(length) > limits.max_bytes:
         raise too_large

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval.chunking import chunk_text, count_tokens, embedding_text, fit_to_model
 from retrieval.documents import load_path
+from retrieval.errors import DocumentError
 from retrieval.sentences import sentence_spans
 from tests.conftest import SHARED_CORPUS, needs_shared
 
@@ -154,3 +160,71 @@ def test_real_front_matter_parses():
         (SHARED_CORPUS / "techradar-us-uk-ai-safety-mou.md").read_text().split("---")[1]
     )
     assert meta["publisher"] == "TechRadar Pro"
+
+
+def finishes_within(seconds: float, work: Callable[[], object]) -> object:
+    """What ``work`` returns or raises; a failure, not a hang, when it takes longer."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as err:  # noqa: BLE001 (handed back to the test)
+            outcome.append(err)
+
+    started = time.perf_counter()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still running after {seconds} s"
+    assert time.perf_counter() - started < seconds
+    return outcome[0]
+
+
+def assert_pieces(text: str, chunks: list, budget: int) -> None:
+    previous_end = 0
+    for chunk in chunks:
+        assert previous_end <= chunk.start < chunk.end <= len(text)
+        assert text[previous_end : chunk.start].strip() == ""  # nothing skipped
+        assert chunk.tokens <= budget or chunk.end - chunk.start == 1
+        previous_end = chunk.end
+    assert text[previous_end:].strip() == ""
+
+
+def test_chunking_cost_is_linear_and_the_chunk_count_capped():
+    """A 1 MB word took over 15 minutes (the rest of it was re-tokenised for every piece); a
+    10 MB line took 80 s into 12,165 chunks; 200k tiny paragraphs made 2,500 chunks."""
+    word = "a" * 1_000_000
+    chunks = finishes_within(4, lambda: chunk_text(word, 160))
+    assert_pieces(word, chunks, 160)
+    assert len(chunks) < 1_000  # pieces use the budget: 1,280 a's are 160 tokens
+    for text in ("word " * 200_000, "a\n\n" * 20_000, "Ab. " * 250_000):
+        refused = finishes_within(2, lambda text=text: chunk_text(text, 160, max_chunks=100))
+        assert isinstance(refused, DocumentError)
+        assert str(refused) == (
+            "the document makes more than 100 chunks, the limit per document "
+            "(setting POLICYBOT_MAX_CHUNKS_PER_DOCUMENT)"
+        )
+    small = chunk_text("a\n\n" * 2_000, 160, max_chunks=1_000)
+    with pytest.raises(DocumentError, match="more than 10 chunks"):
+        fit_to_model("a\n\n" * 2_000, "T", small, count_tokens, 4, max_chunks=10)
+    assert len(embedding_text("x" * 1_000_000, "Heading", "body")) < 300  # once per chunk
+    # One character over the budget is a piece of its own; cutting it to nothing never ended.
+    emoji = "\U0001d54f\U0001d54f \U0001d54f."
+    assert count_tokens("\U0001d54f") > 1
+    assert_pieces(emoji, finishes_within(5, lambda: chunk_text(emoji, 1)), 1)
+
+
+def test_splitting_stops_where_it_cannot_help(real_embedder):
+    """Headings whose context line alone fills the model input made every chunk under them
+    split down to single characters: now each chunk is kept whole (the model cuts it)."""
+    text = "".join(f"{'#' * level} {'!' * 85}\n\n" for level in range(1, 5))
+    text += "The agency shall publish its guidance on model evaluations within ninety days."
+    limit = real_embedder.max_tokens
+    chunks = chunk_text(text, 160)
+    context = embedding_text("Title", chunks[0].heading, "")
+    assert real_embedder.count_tokens(context) > limit
+    fitted = finishes_within(
+        30, lambda: fit_to_model(text, "Title", chunks, real_embedder.count_tokens, limit)
+    )
+    assert fitted == chunks

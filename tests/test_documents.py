@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
+import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval.documents import SourceDocument, detect_kind, load_bytes, load_path, slugify
-from retrieval.errors import DocumentError
+from retrieval.errors import DocumentError, printable
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
@@ -92,6 +97,24 @@ def test_corpus_markdown_loads_with_front_matter(path: Path) -> None:
     assert raw.replace("\r\n", "\n").endswith(doc.text)  # the body, verbatim
     assert not doc.text.lstrip().startswith("---") and doc.text.strip()
     assert doc.content_hash == hashlib.sha256(doc.text.encode()).hexdigest()
+
+
+@needs_corpus
+def test_every_corpus_document_loads_its_metadata() -> None:
+    """All 28 front matters are read: title, jurisdiction, date and status as MANIFEST.tsv lists
+    them, publisher and url as their own quoted lines say (both read without YAML)."""
+    with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8") as manifest:
+        rows = list(csv.DictReader(manifest, delimiter="\t"))
+    assert sorted(row["file"] for row in rows) == [p.name for p in CORPUS_FILES]
+    assert len(rows) == 28
+    for row in rows:
+        raw = (CORPUS / row["file"]).read_text(encoding="utf-8")
+        meta = load_path(CORPUS / row["file"], LIMIT).meta
+        for key in ("title", "jurisdiction", "date", "status"):
+            assert meta[key] == row[key], (row["file"], key)
+        for key in ("publisher", "url"):
+            quoted = re.search(rf'^{key}: (".*")$', raw, re.M).group(1)
+            assert meta[key] == json.loads(quoted), (row["file"], key)
 
 
 @needs_corpus
@@ -259,16 +282,45 @@ def test_doc_id_is_always_a_clean_slug(stem: str) -> None:
 @pytest.mark.parametrize(
     ("data", "filename", "kind"),
     [
-        (b"%PDF-1.7 rest", "report.md", "pdf"),
-        (b"\xef\xbb\xbf\n  <!DOCTYPE html><html><p>x</p></html>", "page.txt", "html"),
-        (b"<html><body>x</body></html>", "notes.MD", "html"),
+        (b"%PDF-1.7 rest", "report.PDF", "pdf"),
+        (b"\xef\xbb\xbf\n  <!DOCTYPE html><html><p>x</p></html>", "page.html", "html"),
+        (b"<html><body>x</body></html>", "page.HTM", "html"),
         (b"plain words", "notes.markdown", "markdown"),
         (b"plain words", "notes.TXT", "text"),
         (b"<p>fragment</p>", "frag.htm", "html"),
+        (b"<p>inline HTML in Markdown</p>\n\nText.", "notes.md", "markdown"),
     ],
 )
-def test_detect_kind_by_content(data: bytes, filename: str, kind: str) -> None:
+def test_detect_kind_confirms_the_name(data: bytes, filename: str, kind: str) -> None:
     assert detect_kind(data, filename) == kind
+
+
+LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in required"
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "named", "holds"),
+    [
+        (LOGIN_PAGE, "report.pdf", "PDF", "an HTML page"),
+        (LOGIN_PAGE, "report.md", "Markdown", "an HTML page"),
+        (
+            b"\n<html lang=en><body>Sign in required</body></html>",
+            "notes.txt",
+            "plain text",
+            "an HTML page",
+        ),
+        (b"%PDF-1.7\n%binary", "paper.html", "HTML", "a PDF"),
+        (b"%PDF-1.7\n%binary", "paper.md", "Markdown", "a PDF"),
+        (b"%PDF-1.7\n%binary", "paper.txt", "plain text", "a PDF"),
+        (b"just text", "paper.pdf", "PDF", "text"),
+        (bytes(range(256)), "paper.pdf", "PDF", "binary data"),
+    ],
+)
+def test_name_and_content_of_different_types_are_refused(
+    data: bytes, filename: str, named: str, holds: str
+) -> None:
+    message = refusal(data, filename)
+    assert message.startswith(f"{filename}: the name says {named} but the content is {holds}")
 
 
 def test_pdf_cleanup_and_metadata_title() -> None:
@@ -324,13 +376,44 @@ def test_unsupported_suffix_is_refused() -> None:
     assert "unsupported file type '.docx'" in message and "Markdown, text, PDF, HTML" in message
 
 
-def test_text_named_pdf_is_refused() -> None:
-    assert "is not a PDF" in refusal(b"just text", "paper.pdf")
-
-
 def test_invalid_yaml_front_matter_is_refused() -> None:
     message = refusal(b"---\ntitle: [unclosed\ndate: 2024-01-01\n---\nBody\n", "bad.md")
     assert message.startswith("bad.md: front matter is not valid YAML")
+
+
+LAUGHS = "\n".join(
+    ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 6)]
+)  # a small alias bomb: 10^5 strings once expanded; the real one had 9 levels
+
+
+@pytest.mark.parametrize(
+    ("front", "problem"),
+    [
+        (
+            LAUGHS,
+            "front matter (line 2) uses a YAML anchor or alias (& or *); write each value out",
+        ),
+        ("title: T\nbase: &b {k: v}\nother: *b", "uses a YAML anchor or alias"),
+        ("tags: [[[[x]]]]", "front matter (line 2) nests deeper than 4 levels"),
+        (
+            "title: '" + "x" * 70_000 + "'",
+            "front matter is 70,010 characters, over the limit of 65,536",
+        ),
+    ],
+)
+def test_hostile_front_matter_is_refused_at_once(front: str, problem: str) -> None:
+    started = time.perf_counter()
+    message = refusal(f"---\n{front}\n---\nBody text.\n".encode(), "bomb.md")
+    assert problem in message and message.startswith("bomb.md: ")
+    assert time.perf_counter() - started < 0.5
+
+
+def test_front_matter_values_python_cannot_build_are_kept_as_written() -> None:
+    """A 5,000-digit number or a 13th month raised ValueError, which no caller maps."""
+    doc = load_bytes(f"---\nref: {'9' * 5000}\nrevised: 2024-13-45\n---\nBody\n".encode(), "x.md")
+    assert doc.meta["ref"] == "9" * 5000 and doc.meta["revised"] == "2024-13-45"
+    message = refusal(b"---\ndate: 2024-13-45\n---\nBody\n", "d.md")
+    assert message == "d.md: date must be YYYY-MM-DD, not '2024-13-45'"
 
 
 def test_front_matter_that_is_not_a_mapping_is_refused() -> None:
@@ -355,6 +438,88 @@ def test_file_over_the_limit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match=r"big\.md is 2,001 bytes, over the limit of 2,000"):
         load_path(path, 2_000)
     assert load_path(path, 2_001).text == "x" * 2_001
+
+
+def load_within(path: Path, max_bytes: int, seconds: float = 5.0) -> str:
+    """Load ``path`` in a thread; the refusal's message, or a failure if it blocks or loads."""
+    outcome: list[BaseException | SourceDocument] = []
+
+    def run() -> None:
+        try:
+            outcome.append(load_path(path, max_bytes))
+        except BaseException as err:  # noqa: BLE001 (reported to the test below)
+            outcome.append(err)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive() and path.is_fifo():  # release a reader blocked in open()
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    assert outcome, f"loading {path.name} blocked for {seconds} s"
+    assert isinstance(outcome[0], DocumentError), f"{path.name} loaded: {outcome[0]!r}"
+    return str(outcome[0])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    """A FIFO would block, /dev/zero never ends, /proc says 0 bytes and then gives more."""
+    os.mkfifo(tmp_path / "pipe.md")
+    (tmp_path / "zero.md").symlink_to("/dev/zero")
+    (tmp_path / "folder.md").mkdir()
+    started = time.perf_counter()
+    assert load_within(tmp_path / "pipe.md", 1_000) == (
+        "pipe.md is a named pipe (FIFO), not a regular file; refused"
+    )
+    assert "zero.md is a character device" in load_within(tmp_path / "zero.md", 1_000)
+    assert "folder.md is a directory" in load_within(tmp_path / "folder.md", 1_000)
+    assert time.perf_counter() - started < 1.0
+    real = tmp_path / "real.md"
+    real.write_text("Real text behind a link.\n")
+    (tmp_path / "link.md").symlink_to(real)
+    assert load_path(tmp_path / "link.md", 1_000).text == "Real text behind a link.\n"
+    status = Path("/proc/self/status")
+    if status.is_file() and status.stat().st_size == 0:
+        (tmp_path / "status.txt").symlink_to(status)
+        message = load_within(tmp_path / "status.txt", 100)
+        assert message == "status.txt grew past the limit of 100 bytes while being read"
+
+
+def test_echoed_names_and_values_carry_no_control_characters(tmp_path: Path) -> None:
+    assert printable("a\x1b[2J\x9b\u202e\x00\n\tb") == "a\\x1b[2J\\x9b\\u202e\\x00\\n\\tb"
+    assert printable("Über – “quoted” 😀 ok") == "Über – “quoted” 😀 ok"
+    name = "evil\x1b]0;owned\x07\u202ecod.md"
+    shown = "evil\\x1b]0;owned\\x07\\u202ecod.md"
+    messages = [
+        refusal(b"\x89PNG\x00", name),
+        refusal(b"---\ntitle: [unclosed\n---\nBody\n", name),
+        refusal(b'---\ndate: "\\e[31m2024"\n---\nBody\n', "d.md"),
+        refusal(b"text", "\x1b[2J.docx"),
+        refusal(b"text", "\x1b.md"),  # no usable id
+    ]
+    with pytest.raises(DocumentError) as missing:
+        load_path(tmp_path / name, 1_000)
+    messages.append(str(missing.value))
+    assert all(message.isprintable() for message in messages), messages
+    assert messages[0].startswith(shown) and messages[-1] == f"cannot read {shown}: " + (
+        "No such file or directory"
+    )
+    assert "'\\x1b[31m2024'" in messages[2]
+
+
+def test_loading_cost_is_bounded() -> None:
+    """A text over the character limit is refused by name; hostile lines load in linear time."""
+    with pytest.raises(DocumentError) as over:
+        load_bytes(b"word " * 201, "big.txt", max_chars=1_000)
+    assert str(over.value) == (
+        "big.txt has 1,005 characters of text, over the limit of 1,000 "
+        "(setting POLICYBOT_MAX_DOCUMENT_CHARS)"
+    )
+    started = time.perf_counter()
+    heading = "a" + " #" * 40_000 + " b"  # the title pattern took 40 s on this line
+    assert load_bytes(f"# {heading}\n\nBody.".encode(), "h.md").meta["title"] == heading
+    pages = [["a" * 40_000 + "-", "b"], ["1/" * 10_000 + "x", "Body."]]  # 18 s and 2 s
+    assert load_bytes(make_pdf(pages), "long.pdf").text.startswith("a" * 40_000 + "-b")
+    assert time.perf_counter() - started < 3.0
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:

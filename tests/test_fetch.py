@@ -44,6 +44,10 @@ class Handler(BaseHTTPRequestHandler):
             self.redirect("ftp://127.0.0.1/file.pdf")
         elif path == "/no-location":
             self.reply(302, "text/plain", b"")
+        elif path == "/to-escape":
+            self.redirect("/\x1b]0;owned\x07")  # a terminal title escape, from the server
+        elif path == "/escape-type":
+            self.reply(200, "text/\x1b[2Jevil", b"x")
         elif path == "/image.png":
             self.reply(200, "image/png", b"\x89PNG\r\n\x1a\n")
         elif path == "/big-declared":
@@ -235,6 +239,59 @@ def test_loopback_is_refused_without_allow_private(server: str) -> None:
 )
 def test_non_public_addresses_are_refused(url: str) -> None:
     assert "private or local address; refused" in refusal(url, allow_private=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "carried"),
+    [
+        ("http://[64:ff9b::7f00:1]/", "127.0.0.1"),  # NAT64
+        ("http://[64:ff9b::a00:1]/", "10.0.0.1"),
+        ("http://[::7f00:1]/", "127.0.0.1"),  # IPv4-compatible
+        ("http://[2002:a9fe:a9fe::1]/", "169.254.169.254"),  # 6to4 to the metadata service
+        ("http://[::ffff:7f00:1]/", "127.0.0.1"),  # IPv4-mapped, hex form
+        ("http://[2001:0:a9fe:a9fe::5555:5555]/", "169.254.169.254, 170.170.170.170"),  # Teredo
+        ("http://[64:ff9b:1::808:808]/", ""),  # local-use NAT64: the IPv4's place is local
+    ],
+)
+def test_ipv6_forms_of_ipv4_addresses_are_judged_by_that_address(url: str, carried: str) -> None:
+    message = refusal(url, allow_private=False)
+    assert message.endswith("a private or local address; refused")
+    assert f"(carrying IPv4 {carried})" in message if carried else "carrying" not in message
+
+
+def test_ipv6_forms_of_public_ipv4_addresses_are_not_refused_as_private() -> None:
+    for url in ("http://[64:ff9b::808:808]/", "http://[2002:808:808::1]/"):
+        message = refusal(url, allow_private=False, timeout_s=0.3)
+        assert "private or local" not in message  # it tries to connect, and fails offline
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            f"http://{'a' * 64}.example/",
+            f"the host name '{'a' * 64}.example' has a label of 64 characters; DNS allows 1 to 63",
+        ),
+        ("http://a..example/", "the host name 'a..example' has a label of 0 characters"),
+        (f"http://{'a' * 60}.{'ü' * 60}.example/", "has a label DNS cannot carry"),
+        (f"http://{('a' * 60 + '.') * 5}example/", "is 312 characters long; DNS allows 253"),
+        ("http://[::1/", "'http://[::1/' is not a valid URL: Invalid IPv6 URL"),
+    ],
+)
+def test_host_names_dns_cannot_carry_are_refused_clearly(url: str, message: str) -> None:
+    assert message in refusal(url, allow_private=False)
+
+
+def test_echoed_urls_carry_no_control_characters(server: str) -> None:
+    messages = [
+        refusal(f"{server}/to-escape"),
+        refusal(f"{server}/escape-type"),
+        refusal("ftp://example.com/\x1b[2J\x9b31m"),
+        refusal(f"http://a\x1bc{'b' * 70}.example/"),
+    ]
+    assert all(message.isprintable() for message in messages), messages
+    assert messages[0] == f"{server}/\\x1b]0;owned\\x07 returned HTTP 404"
+    assert "text/\\x1b[2jevil" in messages[1]  # the server's type, lowercased and escaped
 
 
 def test_connection_goes_to_the_checked_address(
