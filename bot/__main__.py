@@ -18,16 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bot.config import BotSettings
-    from retrieval.config import process_defaults
+    from retrieval.config import invalid_settings, process_defaults
 
     process_defaults()
     try:
         settings = BotSettings()
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
-        print(f"policybot: invalid settings: {problems}", file=sys.stderr)
+        print(f"policybot: {invalid_settings(err)}", file=sys.stderr)
         return 2
 
     from bot.app import run

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import signal
 import sys
+import threading
+import warnings
 
 import aiohttp
 import discord
@@ -124,9 +127,14 @@ def run(settings: BotSettings, *, sync: bool, service: Service | None = None) ->
             "no Discord bot token: set POLICYBOT_DISCORD_TOKEN in .env or the environment "
             "(see the README)."
         )
-    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    own_handler = None
     if not logging.getLogger().handlers:
-        discord.utils.setup_logging(level=level)
+        own_handler = logging.StreamHandler()
+        discord.utils.setup_logging(handler=own_handler, level=level)
+        # Until the bot is ready only warnings are shown, so a failed start is one line.
+        own_handler.setLevel(max(level, logging.WARNING))
+        warnings.simplefilter("ignore")
     else:  # the caller set up logging; still let the bot's own progress through
         for name in ("bot", "discord"):
             logging.getLogger(name).setLevel(level)
@@ -136,6 +144,12 @@ def run(settings: BotSettings, *, sync: bool, service: Service | None = None) ->
     try:
         service = service or Service(settings)
         bot = create_bot(settings, service, sync=sync)
+        if own_handler is not None:
+
+            async def log_fully() -> None:
+                own_handler.setLevel(level)
+
+            bot.add_listener(log_fully, "on_ready")
         asyncio.run(_serve(bot, token))
     except discord.LoginFailure:
         return _fail(
@@ -151,11 +165,21 @@ def run(settings: BotSettings, *, sync: bool, service: Service | None = None) ->
         return _fail(str(err))
     except aiohttp.ClientError as err:
         return _fail(f"cannot reach Discord ({type(err).__name__}: {err}).")
+    except discord.HTTPException as err:
+        return _fail(f"Discord answered HTTP {err.status} at start-up; try again in a while.")
+    except discord.ConnectionClosed as err:
+        hint = ": the token was refused (POLICYBOT_DISCORD_TOKEN)" if err.code == 4004 else ""
+        return _fail(f"Discord closed the gateway connection at start-up (code {err.code}){hint}.")
     except KeyboardInterrupt:
         return 0
     return 0
 
 
 async def _serve(bot: PolicyBot, token: str) -> None:
+    """Serve until stopped; SIGTERM and SIGINT close the connection cleanly (exit status 0)."""
+    loop = asyncio.get_running_loop()
+    if threading.current_thread() is threading.main_thread():  # signals reach that thread only
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop, lambda: asyncio.ensure_future(bot.close()))
     async with bot:
         await bot.start(token)

@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
-from retrieval.errors import PolicyBotError
+from retrieval.errors import PolicyBotError, printable
 from retrieval.types import Filters
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="PolicyBot: answers questions about AI-policy documents with cited, verbatim passages.",
 )
 
@@ -68,7 +70,9 @@ def _print_json(value) -> None:
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    question: Annotated[
+        list[str], typer.Argument(help="The question (quotes are optional).", show_default=False)
+    ],
     top_k: Annotated[
         int | None, typer.Option("--top-k", min=1, max=20, help="Passages to show.")
     ] = None,
@@ -95,7 +99,7 @@ def ask(
     service = _service(corpus)
     service.ensure_index(progress=_progress())
     filters = Filters(jurisdiction=jurisdiction, doc_id=document, date_from=since, date_to=until)
-    answer = service.ask(question, top_k=top_k, filters=filters)
+    answer = service.ask(" ".join(question), top_k=top_k, filters=filters)
     if as_json:
         _print_json({**asdict(answer), "text": answer.text})
         return
@@ -259,35 +263,54 @@ def _add_commands_of_other_packages() -> None:
             logging.getLogger(__name__).warning("cannot load `policybot %s`: %s", entry.name, err)
 
 
+def _stop(signum: int, _frame) -> None:
+    """SIGTERM (what timeout, systemd and docker send) unwinds like an error: a half-done
+    `add` or `index` is undone by the same code that undoes a failure."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: domain errors become one line on stderr and exit status 1."""
-    from retrieval.config import Settings, process_defaults
+    """Entry point: every error is one line on stderr, with a non-zero exit status."""
+    signal.signal(signal.SIGTERM, _stop)
+    from pydantic import ValidationError
+
+    from retrieval.config import Settings, invalid_settings, process_defaults
 
     process_defaults()
+    warnings.simplefilter("ignore")  # library warnings are not the user's business
     try:
-        level = Settings().cli_log_level.upper()
-    except ValueError:  # invalid settings are reported by the command that reads them
-        level = "WARNING"
+        level = Settings().cli_log_level
+    except ValidationError as err:
+        typer.echo(f"Error: {invalid_settings(err)}", err=True)
+        sys.exit(2)
     logging.basicConfig(level=level, stream=sys.stderr)
-    # The handler filters too: bm25s sets its own logger to DEBUG when it is imported.
-    logging.getLogger().handlers[0].setLevel(level)
+    # The handler filters too: bm25s and faiss set their own loggers when they are imported.
+    logging.getLogger().handlers[0].setLevel(max(logging.getLevelName(level), logging.WARNING))
     _add_commands_of_other_packages()
     try:
         code = app(args=argv, standalone_mode=False)  # returns typer.Exit's code in this mode
     except PolicyBotError as err:
         typer.echo(f"Error: {err}", err=True)
         sys.exit(1)
-    except click.ClickException as err:  # a usage error: click's own one-line message
-        err.show()
-        sys.exit(err.exit_code)
-    except click.Abort:
+    except typer.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(130)
+    except typer.TyperException as err:  # a usage error: what was wrong, and where
+        typer.echo(f"Error: {printable(_usage(err))}", err=True)
+        sys.exit(getattr(err, "exit_code", 2))
     except Exception as err:  # the user gets one line; details go to the log at DEBUG
         logging.getLogger(__name__).debug("unexpected error", exc_info=True)
-        typer.echo(f"Error: unexpected {type(err).__name__}: {err}", err=True)
+        typer.echo(f"Error: unexpected {type(err).__name__}: {printable(str(err))}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage(err: Exception) -> str:
+    """The usage error, with the command's help hint."""
+    message = err.format_message() if hasattr(err, "format_message") else str(err)
+    context = getattr(err, "ctx", None)
+    command = context.command_path if context is not None else "policybot"
+    return f"{message} (see `{command} --help`)"
 
 
 if __name__ == "__main__":

@@ -22,6 +22,18 @@ def process_defaults() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def invalid_settings(error) -> str:
+    """One line for a pydantic ValidationError of the settings: each setting's variable, the
+    value it had and what it accepts."""
+    problems = []
+    for item in error.errors():
+        name = "POLICYBOT_" + "_".join(str(part) for part in item["loc"]).upper()
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) else f"={str(value)[:60]!r}"
+        problems.append(f"{name}{shown}: {item['msg']}")
+    return "invalid setting " + "; ".join(problems)
+
+
 def split_list(value: object) -> object:
     """Accept "a,b" as well as a list, so list settings read naturally in `.env`."""
     if isinstance(value, str):
@@ -56,6 +68,12 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20, description="Passages shown per answer.")
     max_question_chars: int = Field(1000, ge=10)
     max_document_bytes: int = Field(20_000_000, ge=1, description="Largest file or URL body.")
+    max_document_chars: int = Field(
+        2_000_000, ge=1, description="Most characters of text in one document (chunking cost)."
+    )
+    max_chunks_per_document: int = Field(
+        2_000, ge=1, description="Most passages one document may give (embedding cost)."
+    )
     fetch_timeout_s: float = Field(20.0, gt=0, description="Time limit for fetching a URL.")
     min_support: float = Field(
         0.0,

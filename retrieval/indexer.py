@@ -21,7 +21,7 @@ import numpy as np
 from retrieval.chunking import CHUNKER_VERSION, chunk_text, embedding_text, fit_to_model
 from retrieval.documents import SUPPORTED_SUFFIXES, SourceDocument, load_path, slugify
 from retrieval.embedding import Embedder
-from retrieval.errors import DocumentError, PolicyBotError
+from retrieval.errors import DocumentError, PolicyBotError, printable
 from retrieval.index import Build, IndexDirectory, Manifest, new_build_id
 from retrieval.lexical import terms, words
 from retrieval.names import DocumentNames
@@ -44,6 +44,8 @@ class CorpusConfig:
     model: str
     chunk_tokens: int
     max_document_bytes: int
+    max_document_chars: int
+    max_chunks: int
 
     @property
     def names(self) -> list[str]:
@@ -69,6 +71,7 @@ class Indexer:
 
     def run(self, rebuild: bool, progress: Progress | None = None) -> IndexReport:
         started = time.perf_counter()
+        self.index_dir.prune()  # what a build killed while publishing left behind
         existing = self.store.document_rows()
         documents, skipped, unreadable = self.scan(set(existing))
         by_id = {d.doc_id: d for d in documents}
@@ -81,7 +84,13 @@ class Indexer:
                 row.source,
             )
             if rebuild or changed:
-                self.store.replace_document(row, self.chunk_rows(document))
+                try:
+                    chunk_rows = self.chunk_rows(document)
+                except DocumentError as err:  # one hostile document does not stop the others
+                    skipped.append(f"{printable(row.source)}: {err}")
+                    unreadable.add(document.doc_id)
+                    continue
+                self.store.replace_document(row, chunk_rows)
         gone = [doc_id for doc_id in existing if doc_id not in by_id and doc_id not in unreadable]
         self.store.delete_documents(gone)
         rows = self.store.document_rows()
@@ -151,19 +160,24 @@ class Indexer:
                 if path.name.lower().startswith("readme") or path.name.startswith("."):
                     continue  # a folder's own description, or a temporary file
                 try:
-                    document = load_path(path, self.config.max_document_bytes)
+                    document = load_path(
+                        path,
+                        self.config.max_document_bytes,
+                        max_chars=self.config.max_document_chars,
+                    )
                 except DocumentError as err:
-                    skipped.append(f"{path}: {err}")
+                    skipped.append(f"{printable(str(path))}: {err}")
                     unreadable.add(path.stem.lower())
                     continue
                 if document.doc_id in seen_ids:
                     skipped.append(
-                        f"{path}: the id {document.doc_id!r} is already used by {seen_ids[document.doc_id]}"
+                        f"{printable(str(path))}: the id {document.doc_id!r} is already used by "
+                        f"{printable(str(seen_ids[document.doc_id]))}"
                     )
                     continue
                 if document.content_hash in seen_hashes:
                     skipped.append(
-                        f"{path}: same content as {seen_hashes[document.content_hash]!r}"
+                        f"{printable(str(path))}: same content as {seen_hashes[document.content_hash]!r}"
                     )
                     continue
                 seen_ids[document.doc_id] = path
@@ -173,9 +187,15 @@ class Indexer:
 
     def chunk_rows(self, document: SourceDocument) -> list[ChunkRow]:
         title = document.meta.get("title", "")
-        chunks = chunk_text(document.text, self.config.chunk_tokens)
+        limit = self.config.max_chunks
+        chunks = chunk_text(document.text, self.config.chunk_tokens, max_chunks=limit)
         chunks = fit_to_model(
-            document.text, title, chunks, self.embedder.count_tokens, self.embedder.max_tokens
+            document.text,
+            title,
+            chunks,
+            self.embedder.count_tokens,
+            self.embedder.max_tokens,
+            max_chunks=limit,
         )
         return [
             ChunkRow(

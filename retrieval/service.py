@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +29,7 @@ from retrieval.errors import (
     InvalidQuestion,
     PolicyBotError,
     UnknownDocument,
+    printable,
 )
 from retrieval.index import INDEX_FORMAT, IndexDirectory
 from retrieval.params import Params
@@ -84,6 +85,8 @@ class Service:
             model=self.settings.embedding_model,
             chunk_tokens=self.settings.chunk_tokens,
             max_document_bytes=self.settings.max_document_bytes,
+            max_document_chars=self.settings.max_document_chars,
+            max_chunks=self.settings.max_chunks_per_document,
         )
         return Indexer(config, self.store, self.embedder, self.index_dir, self._published_loads)
 
@@ -123,6 +126,13 @@ class Service:
         question = " ".join((question or "").split())
         if not question:
             raise InvalidQuestion("Please ask a question: the text was empty.")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate: bytes that were not UTF-8
+            raise InvalidQuestion(
+                f"The question holds bytes that are not text (at character {err.start + 1}); "
+                "type it again as plain text."
+            ) from err
         limit = self.settings.max_question_chars
         if len(question) > limit:
             raise InvalidQuestion(
@@ -131,12 +141,14 @@ class Service:
         top_k = top_k or self.settings.top_k
         started = time.perf_counter()
         snapshot = self.current()
+        filters = filters or Filters()
+        _check_filters(filters, snapshot)
         result = answer_question(
             snapshot,
             self.embedder,
             question,
             top_k=top_k,
-            filters=filters or Filters(),
+            filters=filters,
             params=self.params,
             min_support=self.settings.min_support,
         )
@@ -188,22 +200,24 @@ class Service:
 
     def add_file(self, path: Path, *, actor: str = "cli") -> AddResult:
         """Copy a file into the corpus (atomically) and index it."""
-        from retrieval.documents import load_path
+        from retrieval.documents import load_bytes, read_path
 
-        with self._audited(actor, "add", str(path)):
-            document = load_path(Path(path), self.settings.max_document_bytes)
-            return self._add(document, Path(path).read_bytes(), Path(path).suffix, actor)
+        with self._audited(actor, "add", printable(str(path))):
+            data = read_path(Path(path), self.settings.max_document_bytes)
+            document = load_bytes(data, Path(path).name, max_chars=self.settings.max_document_chars)
+            return self._add(document, data, Path(path).suffix, actor)
 
     def add_bytes(self, data: bytes, filename: str, *, actor: str) -> AddResult:
         """Add an uploaded file: its type is checked by content, its size by the setting."""
         from retrieval.documents import load_bytes
 
-        with self._audited(actor, "add", filename):
+        with self._audited(actor, "add", printable(filename)):
             if len(data) > self.settings.max_document_bytes:
                 raise DocumentError(
-                    f"{filename} is {len(data):,} bytes; the limit is {self.settings.max_document_bytes:,}."
+                    f"{printable(filename)} is {len(data):,} bytes; the limit is {self.settings.max_document_bytes:,}."
                 )
-            return self._add(load_bytes(data, filename), data, Path(filename).suffix, actor)
+            document = load_bytes(data, filename, max_chars=self.settings.max_document_chars)
+            return self._add(document, data, Path(filename).suffix, actor)
 
     def add_url(self, url: str, *, actor: str) -> AddResult:
         """Fetch a web page or PDF (bounded in size and time) and add it as a Markdown document."""
@@ -211,16 +225,19 @@ class Service:
         from retrieval.documents import load_bytes
         from retrieval.fetch import fetch_url
 
-        with self._audited(actor, "add_url", url):
+        limit = self.settings.max_document_chars
+        with self._audited(actor, "add_url", printable(url)):
             fetched = fetch_url(
                 url,
                 max_bytes=self.settings.max_document_bytes,
                 timeout_s=self.settings.fetch_timeout_s,
             )
             markdown, filename = markdown_copy(
-                load_bytes(fetched.data, fetched.filename), fetched.url
+                load_bytes(fetched.data, fetched.filename, max_chars=limit), fetched.url
             )
-            return self._add(load_bytes(markdown, filename), markdown, ".md", actor)
+            return self._add(
+                load_bytes(markdown, filename, max_chars=limit), markdown, ".md", actor
+            )
 
     def remove(self, doc_id: str, *, actor: str = "cli") -> DocumentInfo:
         """Take a document out of the corpus and the index; its file is kept aside, not deleted."""
@@ -298,7 +315,7 @@ class Service:
             same = self.store.document_with_content(document.content_hash)
             if same is not None:
                 raise DuplicateDocument(
-                    f"That content is already in the corpus as {same.doc_id!r} ({same.title}); not added again."
+                    f"That content is already in the corpus as {same.doc_id!r} ({printable(same.title)}); not added again."
                 )
             if self.store.document(document.doc_id) is not None:
                 raise DocumentError(
@@ -308,21 +325,46 @@ class Service:
             target = folder / f"{document.doc_id}{suffix.lower()}"
             if target.exists():
                 raise DocumentError(
-                    f"{target} already exists in the corpus folder; rename the file."
+                    f"{printable(str(target))} already exists in the corpus folder; rename the file."
                 )
             write_atomically(target, data)
             try:
                 report = self.indexer.run(False)
-            except BaseException:
+            except BaseException:  # a failure or a SIGTERM: the corpus is as before
                 target.unlink(missing_ok=True)
+                self.store.delete_documents([document.doc_id])
                 raise
             if self.store.document(document.doc_id) is None:
                 target.unlink(missing_ok=True)
                 reason = next(
                     (s for s in report.skipped if s.startswith(str(target))), "it was skipped"
                 )
-                raise DocumentError(f"{target.name} could not be indexed: {reason}")
+                raise DocumentError(f"{printable(target.name)} could not be indexed: {reason}")
             self.store.set_added_by(document.doc_id, actor)
         counts = self.store.chunk_counts()
         info = self.store.info(self.store.document(document.doc_id), counts.get(document.doc_id, 0))
         return AddResult(info, info.chunks, time.perf_counter() - started)
+
+
+def _check_filters(filters: Filters, snapshot: Snapshot) -> None:
+    """Filters that name a jurisdiction the corpus has and dates in order, or a clear refusal
+    (a filter matching nothing would answer "no answer" without saying why)."""
+    known = sorted({d.jurisdiction for d in snapshot.documents.values() if d.jurisdiction})
+    if filters.jurisdiction and filters.jurisdiction.lower() not in {j.lower() for j in known}:
+        raise InvalidQuestion(
+            f"No document has the jurisdiction {printable(filters.jurisdiction)!r}; "
+            f"choose one of: {', '.join(known) or 'none yet'}."
+        )
+    dates = {"since": filters.date_from, "until": filters.date_to}
+    for name, value in dates.items():
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise InvalidQuestion(
+                    f"--{name} must be a date written YYYY-MM-DD, not {printable(value)!r}."
+                ) from None
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise InvalidQuestion(
+            f"--since {filters.date_from} is after --until {filters.date_to}: no date is both."
+        )

