@@ -21,7 +21,7 @@ from bot.dependencies import Dependencies
 from bot.errors import NotAdmin
 from bot.replies import actor, defer_private, record_refusal, send_private
 from bot.text import CHOICES_LIMIT, OPTION_TEXT_LIMIT
-from retrieval.errors import DocumentError
+from retrieval.errors import DocumentError, printable
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class AdminCog(commands.Cog, name="Admin"):
                 interaction,
                 "add",
                 file.filename,
-                f"{file.filename} is {_size(file.size)}; the limit is {_size(limit)}. "
+                f"{printable(file.filename)} is {_size(file.size)}; the limit is {_size(limit)}. "
                 "Nothing was added.",
             )
         await defer_private(interaction)

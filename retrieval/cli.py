@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import warnings
@@ -53,8 +54,15 @@ def _progress():
         if total == 0:
             return
         if what not in bars:
+            # A terminal that reports no width (a pty from docker exec, script) would get an
+            # empty bar: fall back to 80 columns.
+            width = shutil.get_terminal_size((80, 20)).columns or 80
             bars[what] = tqdm(
-                total=total, unit=what[:-1], desc=f"Embedding {what}", file=sys.stderr
+                total=total,
+                unit=what[:-1],
+                desc=f"Embedding {what}",
+                file=_Stream(sys.stderr),
+                ncols=min(width, 100),
             )
         bar = bars[what]
         bar.update(done - bar.n)
@@ -62,6 +70,25 @@ def _progress():
             bar.close()
 
     return update
+
+
+class _Stream:
+    """sys.stderr behind a plain object: tqdm 4.70 given a terminal's sys.stderr itself drew
+    nothing (an empty line under a pty), while the same bar through a wrapper shows."""
+
+    encoding = "utf-8"
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 def _print_json(value) -> None:
@@ -121,7 +148,7 @@ def index(
     """
     report = _service(corpus).reindex(rebuild=rebuild, progress=_progress())
     for line in report.skipped:
-        typer.echo(f"skipped {line}", err=True)
+        typer.echo(f"skipped {printable(line)}", err=True)
     state = f"published build {report.build_id}" if report.rebuilt else "index already up to date"
     typer.echo(
         f"{report.documents} documents, {report.chunks} chunks, {report.embedded} embedded; "
@@ -129,26 +156,49 @@ def index(
     )
 
 
+def _meta_option(what: str):
+    return Annotated[str | None, typer.Option(help=f"The document's {what}, over the file's own.")]
+
+
 @app.command()
 def add(
     paths: Annotated[list[Path], typer.Argument(help="Markdown, text, PDF or HTML files.")],
+    title: _meta_option("title") = None,
+    publisher: _meta_option("publisher") = None,
+    jurisdiction: _meta_option("jurisdiction (US, UK, EU, International, …)") = None,
+    date: _meta_option("date, YYYY-MM-DD") = None,
+    url: _meta_option("address") = None,
+    status: _meta_option("status (in force, revoked … by …, draft, …)") = None,
     corpus: CorpusOption = None,
 ) -> None:
     """Copy documents into the corpus (the first corpus folder) and index them.
 
-    Example: policybot add report.pdf notes.md
+    Example: policybot add report.pdf --title "AI Safety Report" --date 2025-01-29
     """
+    metadata = {
+        "title": title,
+        "publisher": publisher,
+        "jurisdiction": jurisdiction,
+        "date": date,
+        "url": url,
+        "status": status,
+    }
     service = _service(corpus)
     failed = 0
     for path in paths:
         try:
-            result = service.add_file(path, actor=f"cli:{os.environ.get('USER', 'unknown')}")
+            result = service.add_file(
+                path,
+                actor=f"cli:{os.environ.get('USER', 'unknown')}",
+                metadata=metadata,
+                progress=_progress(),
+            )
         except PolicyBotError as err:
-            typer.echo(f"Error: {path}: {err}", err=True)
+            typer.echo(f"Error: {printable(str(path))}: {err}", err=True)
             failed += 1
             continue
         typer.echo(
-            f"added {result.document.doc_id}: {result.document.title} "
+            f"added {result.document.doc_id}: {printable(result.document.title)} "
             f"({result.passages} passages, {result.seconds:.1f} s)"
         )
     if failed:
@@ -165,7 +215,7 @@ def remove(
     Example: policybot remove techradar-us-uk-ai-safety-mou
     """
     info = _service(corpus).remove(doc_id, actor=f"cli:{os.environ.get('USER', 'unknown')}")
-    typer.echo(f"removed {info.doc_id}: {info.title}")
+    typer.echo(f"removed {info.doc_id}: {printable(info.title)} ({info.chunks} passages)")
 
 
 @app.command("list")
@@ -186,7 +236,7 @@ def list_documents(as_json: JsonOption = False) -> None:
         typer.echo(
             f"{d.doc_id}  [{d.jurisdiction or '-'}, {d.date or 'undated'}, {d.chunks} chunks]{added}"
         )
-        typer.echo(f"    {d.title}{warning}")
+        typer.echo(f"    {printable(d.title)}{warning}")
 
 
 @app.command()
@@ -201,10 +251,14 @@ def status(as_json: JsonOption = False) -> None:
         return
     built = state.built_at.isoformat() if state.built_at else "never (run `policybot index`)"
     typer.echo(
-        f"documents: {state.documents}\nchunks: {state.chunks}\nmodel: {state.model} ({state.dimension} dimensions)\n"
+        f"documents: {state.documents} indexed, {state.database_documents} in the database\n"
+        f"chunks: {state.chunks}\nmodel: {state.model} ({state.dimension} dimensions)\n"
         f"chunker: {state.chunker}\nbuild: {state.build_id or '-'}\nbuilt at: {built}\n"
         f"corpus: {', '.join(state.corpus_dirs)}"
     )
+    if state.problem:
+        typer.echo(f"Error: {state.problem}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("eval")
@@ -256,7 +310,10 @@ def _add_commands_of_other_packages() -> None:
     bot package adds `policybot bot`): the engine never imports them itself."""
     from importlib.metadata import entry_points
 
+    present = {c.name for c in app.registered_commands}
     for entry in entry_points(group="policybot.commands"):
+        if entry.name in present:
+            continue
         try:
             app.command(entry.name)(entry.load())
         except ImportError as err:  # a broken plug-in must not take the engine's commands down
@@ -298,6 +355,10 @@ def main(argv: list[str] | None = None) -> None:
     except typer.TyperException as err:  # a usage error: what was wrong, and where
         typer.echo(f"Error: {printable(_usage(err))}", err=True)
         sys.exit(getattr(err, "exit_code", 2))
+    except OSError as err:  # a folder or file the user can fix
+        where = printable(str(err.filename)) if err.filename else "a file"
+        typer.echo(f"Error: {err.strerror or err} ({where}): check its permissions.", err=True)
+        sys.exit(1)
     except Exception as err:  # the user gets one line; details go to the log at DEBUG
         logging.getLogger(__name__).debug("unexpected error", exc_info=True)
         typer.echo(f"Error: unexpected {type(err).__name__}: {printable(str(err))}", err=True)

@@ -18,14 +18,18 @@ def markdown_copy(document: SourceDocument, url: str) -> tuple[bytes, str]:
 
     The corpus keeps the text that was indexed, with where it came from, not the raw download.
     """
-    import yaml
-
     meta = {k: v for k, v in document.meta.items() if v}
     meta.setdefault("url", url)
     meta["obtained_from"] = url
-    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
     name = slugify(meta.get("title", ""))[:MAX_NAME_CHARS].strip("-") or document.doc_id
-    return f"---\n{front}---\n\n{document.text}\n".encode(), name + ".md"
+    return metadata_yaml(meta) + f"\n{document.text}\n".encode(), name + ".md"
+
+
+def metadata_yaml(meta: dict[str, str]) -> bytes:
+    """Metadata as the front matter a sidecar file holds."""
+    import yaml
+
+    return f"---\n{yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)}---\n".encode()
 
 
 def write_atomically(target: Path, data: bytes) -> None:

@@ -216,10 +216,35 @@ def _parse_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
     if not match:
         return text, {}
     raw = _load_front_matter(match.group(1) or "", name)
+    return text[match.end() :], checked_metadata(raw, name)
+
+
+METADATA_SUFFIX = ".meta.yaml"  # "report.pdf.meta.yaml" sets the metadata of "report.pdf"
+OVERRIDABLE_KEYS = ("title", "publisher", "jurisdiction", "date", "url", "status", "license")
+
+
+def metadata_file(path: Path) -> Path:
+    """The sidecar that holds metadata an admin gave for ``path`` (PDF metadata is often wrong)."""
+    return path.with_name(path.name + METADATA_SUFFIX)
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The metadata ``path``'s sidecar sets, read like front matter; {} without a sidecar."""
+    sidecar = metadata_file(path)
+    if not sidecar.is_file():
+        return {}
+    source = _decode(read_path(sidecar, _MAX_FRONT_MATTER_CHARS), sidecar.name)
+    framed = _FRONT_MATTER.match(source)  # written between --- lines, like front matter
+    inner = (framed.group(1) or "") if framed else source
+    return checked_metadata(_load_front_matter(inner, sidecar.name), sidecar.name)
+
+
+def checked_metadata(raw: Mapping, name: str) -> dict[str, str]:
+    """Metadata values as text, with a date that must read YYYY-MM-DD."""
     meta = {str(key): _meta_value(value) for key, value in raw.items()}
     if meta.get("date"):
         meta["date"] = _iso_date(raw["date"], name)
-    return text[match.end() :], meta
+    return meta
 
 
 def _load_front_matter(source: str, name: str) -> dict:

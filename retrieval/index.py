@@ -13,7 +13,7 @@ import json
 import os
 import secrets
 import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,6 +65,17 @@ class Build:
     sentence_ready: np.ndarray
     names: DocumentNames
     spelling: Spelling
+
+
+def _checked(manifest: Manifest) -> Manifest:
+    """The manifest, when every field has the type it is declared with."""
+    kinds = {"int": int, "str": str, "list[str]": list}
+    for item in fields(manifest):
+        value = getattr(manifest, item.name)
+        kind = kinds[item.type]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"manifest field {item.name} is {type(value).__name__}")
+    return manifest
 
 
 def new_build_id() -> str:
@@ -153,7 +164,7 @@ class IndexDirectory:
             return None
         try:
             data = json.loads((self.builds / build_id / "manifest.json").read_text("utf-8"))
-            return Manifest(**data)
+            return _checked(Manifest(**data))
         except (OSError, ValueError, TypeError):
             return None
 
@@ -251,7 +262,7 @@ class IndexDirectory:
             )
             raise IndexUnavailable(f"The index was built with {diff}; {REBUILD_HINT}.")
         try:
-            return self._read(folder, Manifest(**data))
+            return self._read(folder, _checked(Manifest(**data)))
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as err:
             raise IndexUnavailable(
                 f"The index {build_id} is damaged ({err}); {REBUILD_HINT}."

@@ -19,7 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.chunking import CHUNKER_VERSION, chunk_text, embedding_text, fit_to_model
-from retrieval.documents import SUPPORTED_SUFFIXES, SourceDocument, load_path, slugify
+from retrieval.documents import (
+    SUPPORTED_SUFFIXES,
+    SourceDocument,
+    load_path,
+    read_metadata,
+    slugify,
+)
 from retrieval.embedding import Embedder
 from retrieval.errors import DocumentError, PolicyBotError, printable
 from retrieval.index import Build, IndexDirectory, Manifest, new_build_id
@@ -182,7 +188,14 @@ class Indexer:
                     continue
                 seen_ids[document.doc_id] = path
                 seen_hashes[document.content_hash] = document.doc_id
-                documents.append(replace(document, meta={**document.meta, "source": str(path)}))
+                try:
+                    given = read_metadata(path)  # what an admin set for it, over its own
+                except DocumentError as err:
+                    skipped.append(f"{printable(str(path))}: {err}")
+                    unreadable.add(document.doc_id)
+                    continue
+                meta = {**document.meta, **given, "source": str(path)}
+                documents.append(replace(document, meta=meta))
         return documents, skipped, unreadable
 
     def chunk_rows(self, document: SourceDocument) -> list[ChunkRow]:

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
@@ -20,7 +20,7 @@ from retrieval.answer import to_passage
 from retrieval.asking import answer_question
 from retrieval.chunking import CHUNKER_VERSION
 from retrieval.config import Settings
-from retrieval.corpus import RemovedFiles, write_atomically
+from retrieval.corpus import RemovedFiles, metadata_yaml, write_atomically
 from retrieval.embedding import Embedder, OnnxEmbedder
 from retrieval.errors import (
     DocumentError,
@@ -63,7 +63,7 @@ class Service:
         self.embedder = embedder or OnnxEmbedder(
             settings.embedding_model, settings.model_folder, settings.embed_threads
         )
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _ensure_folder(settings.data_dir)
         self.index_dir = IndexDirectory(settings.data_dir / "index")
         self._write_lock = FileLock(str(settings.data_dir / "write.lock"))
         self._snapshot_lock = threading.Lock()
@@ -169,7 +169,26 @@ class Service:
         return sorted({d.jurisdiction for d in self.documents() if d.jurisdiction})
 
     def status(self) -> Status:
+        """The index now serving, the database, and what is wrong with them, if anything."""
         manifest = self.index_dir.manifest()
+        problem = ""
+        database = self.settings.data_dir / "policybot.db"
+        if not self.settings.database_url and manifest is not None and not database.exists():
+            problem = f"the database {database} is missing: run `policybot index --rebuild`."
+            stored = 0
+        else:
+            stored = self.store.document_count()
+        if not problem and self.index_dir.current_id() is not None:
+            try:
+                snapshot = self.current()
+            except IndexUnavailable as err:
+                problem = str(err)
+            else:
+                if len(snapshot.documents) != stored:
+                    problem = (
+                        f"the index holds {len(snapshot.documents)} documents but the database "
+                        f"{stored}: run `policybot index`."
+                    )
         return Status(
             documents=manifest.documents if manifest else 0,
             chunks=manifest.chunks if manifest else 0,
@@ -179,6 +198,8 @@ class Service:
             build_id=manifest.build_id if manifest else "",
             built_at=datetime.fromisoformat(manifest.built_at) if manifest else None,
             corpus_dirs=tuple(self._corpus_names()),
+            database_documents=stored,
+            problem=problem,
         )
 
     def admin_actions(self, limit: int = 50) -> list[AdminAction]:
@@ -198,14 +219,22 @@ class Service:
         ):
             return self.indexer.run(rebuild, progress)
 
-    def add_file(self, path: Path, *, actor: str = "cli") -> AddResult:
-        """Copy a file into the corpus (atomically) and index it."""
+    def add_file(
+        self,
+        path: Path,
+        *,
+        actor: str = "cli",
+        metadata: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> AddResult:
+        """Copy a file into the corpus (atomically) and index it; ``metadata`` (title, date, …)
+        replaces what the file says or lacks, and is kept beside it."""
         from retrieval.documents import load_bytes, read_path
 
         with self._audited(actor, "add", printable(str(path))):
             data = read_path(Path(path), self.settings.max_document_bytes)
             document = load_bytes(data, Path(path).name, max_chars=self.settings.max_document_chars)
-            return self._add(document, data, Path(path).suffix, actor)
+            return self._add(document, data, Path(path).suffix, actor, metadata, progress)
 
     def add_bytes(self, data: bytes, filename: str, *, actor: str) -> AddResult:
         """Add an uploaded file: its type is checked by content, its size by the setting."""
@@ -250,13 +279,17 @@ class Service:
             if self.store.document_count() == 1:
                 raise DocumentError("This is the last document; an index needs at least one.")
             info = self.store.info(row, self.store.chunk_counts().get(doc_id, 0))
+            from retrieval.documents import metadata_file
+
             source = Path(row.source)
             removed = RemovedFiles(self.settings.data_dir / "removed")
             aside = removed.move_aside(source)
+            aside_metadata = removed.move_aside(metadata_file(source))
             try:
                 self.indexer.run(False)
             except BaseException:
                 removed.restore(aside, source)
+                removed.restore(aside_metadata, metadata_file(source))
                 raise
             return info
 
@@ -309,8 +342,22 @@ class Service:
         else:
             self.store.record_action(actor, action, target, "ok")
 
-    def _add(self, document, data: bytes, suffix: str, actor: str) -> AddResult:
+    def _add(
+        self,
+        document,
+        data: bytes,
+        suffix: str,
+        actor: str,
+        metadata: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> AddResult:
+        from retrieval.documents import OVERRIDABLE_KEYS, checked_metadata, metadata_file
+
         started = time.perf_counter()
+        given = {k: v for k, v in (metadata or {}).items() if v}
+        if set(given) - set(OVERRIDABLE_KEYS):
+            raise DocumentError(f"Only these can be set: {', '.join(OVERRIDABLE_KEYS)}.")
+        given = checked_metadata(given, "the metadata given")
         with self._locked():
             same = self.store.document_with_content(document.content_hash)
             if same is not None:
@@ -323,19 +370,24 @@ class Service:
                 )
             folder = Path(self.settings.corpus_dirs[0])
             target = folder / f"{document.doc_id}{suffix.lower()}"
-            if target.exists():
+            sidecar = metadata_file(target)
+            if target.exists() or sidecar.exists():
                 raise DocumentError(
                     f"{printable(str(target))} already exists in the corpus folder; rename the file."
                 )
+            if given:  # beside the file, first: a file never enters with the wrong metadata
+                write_atomically(sidecar, metadata_yaml(given))
             write_atomically(target, data)
             try:
-                report = self.indexer.run(False)
+                report = self.indexer.run(False, progress)
             except BaseException:  # a failure or a SIGTERM: the corpus is as before
                 target.unlink(missing_ok=True)
+                sidecar.unlink(missing_ok=True)
                 self.store.delete_documents([document.doc_id])
                 raise
             if self.store.document(document.doc_id) is None:
                 target.unlink(missing_ok=True)
+                sidecar.unlink(missing_ok=True)
                 reason = next(
                     (s for s in report.skipped if s.startswith(str(target))), "it was skipped"
                 )
@@ -368,3 +420,19 @@ def _check_filters(filters: Filters, snapshot: Snapshot) -> None:
         raise InvalidQuestion(
             f"--since {filters.date_from} is after --until {filters.date_to}: no date is both."
         )
+
+
+def _ensure_folder(folder: Path) -> None:
+    """The data folder, created if missing; a clear refusal when it cannot be."""
+    if folder.exists() and not folder.is_dir():
+        raise PolicyBotError(
+            f"POLICYBOT_DATA_DIR is {printable(str(folder))}, a file: point it at a folder "
+            "(it is created when missing)."
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PolicyBotError(
+            f"Cannot create the data folder {printable(str(folder))} ({err.strerror}): set "
+            "POLICYBOT_DATA_DIR to a folder you can write."
+        ) from err

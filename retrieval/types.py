@@ -157,6 +157,8 @@ class Status:
     build_id: str
     built_at: datetime | None
     corpus_dirs: tuple[str, ...] = field(default_factory=tuple)
+    database_documents: int = 0
+    problem: str = ""  # what is wrong and the command that fixes it; "" when healthy
 
 
 @dataclass(frozen=True)

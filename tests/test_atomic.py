@@ -119,3 +119,72 @@ def test_killed_sentence_pass_leaves_the_passages_answering(settings, corpus, tm
     assert embedder.texts == ["what is the new rule about model audits?"]  # nothing else
     assert again.sentences == answer.sentences
     assert [p.chunk_id for p in again.passages] == [p.chunk_id for p in answer.passages]
+
+
+# `policybot add` in a child whose embedder pauses inside the indexing of the new file.
+ADD_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import retrieval.service as service
+    from retrieval.cli import main
+    from tests.fakes import HashEmbedder
+
+    path, marker = sys.argv[1:3]
+
+    class Pausing(HashEmbedder):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+
+        def embed(self, texts):
+            if any("brand new rule" in t for t in texts):
+                Path(marker).write_text("embedding")
+                time.sleep(60)
+            return super().embed(texts)
+
+    service.OnnxEmbedder = Pausing
+    main(["add", path])
+    """
+)
+
+
+def test_sigterm_during_add_leaves_corpus_database_and_index_as_before(settings, corpus, tmp_path):
+    service = Service(settings, embedder=HashEmbedder())
+    service.reindex()
+    before = (sorted(p.name for p in corpus.iterdir()), service.index_dir.current_id())
+    new = tmp_path / "new-rule.md"
+    new.write_text("# New\n\nA brand new rule about model audits.\n")
+    marker = tmp_path / "reached"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "POLICYBOT_DATA_DIR": str(settings.data_dir),
+        "POLICYBOT_CORPUS_DIRS": str(corpus),
+        "POLICYBOT_EMBEDDING_MODEL": "hash-embedder",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", ADD_CHILD, str(new), str(marker)], cwd=REPO, env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "the add ended before it embedded the new file"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(30) == 128 + signal.SIGTERM
+    finally:
+        child.kill()
+    service = Service(settings, embedder=HashEmbedder())
+    assert (sorted(p.name for p in corpus.iterdir()), service.index_dir.current_id()) == before
+    assert "new-rule" not in {d.doc_id for d in service.documents()}
+    assert service.add_file(new, actor="cli:test").document.doc_id == "new-rule"  # adds again
+
+
+def test_a_build_killed_while_publishing_leaves_nothing_after_the_next_build(service):
+    service.reindex()
+    stale = service.index_dir.builds / ".tmp-20260101T000000-abcdef"
+    stale.mkdir()
+    (stale / "vectors.faiss").write_bytes(b"half")
+    service.reindex()  # up to date: nothing to publish, yet the leftovers go
+    assert not stale.exists()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
-from retrieval.cli import app, main
+from retrieval.cli import _add_commands_of_other_packages, app, main
 from tests.conftest import REPO
 
 COMMANDS = ["ask", "index", "add", "remove", "list", "status", "eval", "bot"]
@@ -132,9 +135,113 @@ def test_bot_without_token_is_one_clear_line(cli):
 
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    _add_commands_of_other_packages()
     readme = (REPO / "README.md").read_text()
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     assert names == set(COMMANDS)
     for command in app.registered_commands:
         assert "Example: policybot" in command.callback.__doc__
         assert f"policybot {command.name or command.callback.__name__}" in readme
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "x", "--top-k", "99"], "Invalid value for '--top-k'"),
+        (["ask", "x", "--bogus"], "No such option: --bogus"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["ask", "x", "--since", "2024-13-01"], "--since must be a date written YYYY-MM-DD"),
+        (["ask", "x", "--since", "2025-01-01", "--until", "2024-01-01"], "is after --until"),
+        (["ask", "x", "--jurisdiction", "Mars"], "choose one of: International, UK"),
+        (["ask", "bad \udcff bytes"], "bytes that are not text"),
+        (["add", "x.md", "--date", "soon"], "date must be YYYY-MM-DD"),
+    ],
+)
+def test_every_usage_error_is_one_line_naming_what_was_wrong(cli, tmp_path, args, message):
+    (tmp_path / "cwd" / "x.md").write_text("# X\n\nSome text about audits.\n")
+    code, out, err = cli(*args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and lines and message in lines[-1], err
+    assert len([line for line in lines if line.startswith("Error")]) == 1
+    assert "Traceback" not in err and "unexpected" not in err
+
+
+def test_help_answers_to_h_and_an_unquoted_question_is_joined(cli):
+    code, out, _ = cli("-h")
+    assert code == 0 and "Usage:" in out and "ask" in out
+    code, out, err = cli("ask", "Who", "signed", "the", "US–UK", "AI", "MOU?")
+    assert code == 0 and "Raimondo" in out.split("Sources")[0], err
+
+
+def test_an_invalid_setting_is_one_line_naming_it(cli, monkeypatch):
+    monkeypatch.setenv("POLICYBOT_TOP_K", "99")
+    code, _, err = cli("status")
+    assert code == 2
+    assert err.strip() == (
+        "Error: invalid setting POLICYBOT_TOP_K='99': Input should be less than or equal to 20"
+    )
+
+
+def test_broken_state_is_one_line_with_the_command_that_fixes_it(cli, tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("POLICYBOT_DATA_DIR", str(tmp_path / "afile"))
+    code, _, err = cli("status")
+    assert code == 1 and "a file: point it at a folder" in err
+    monkeypatch.setenv("POLICYBOT_DATA_DIR", str(tmp_path / "data"))
+    assert cli("index")[0] == 0
+    assert cli("status")[0] == 0
+    build = (tmp_path / "data" / "index" / "CURRENT").read_text().strip()
+    manifest = tmp_path / "data" / "index" / "builds" / build / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"chunks": ', '"chunks": "many", "x": '))
+    code, _, err = cli("status")
+    assert code == 1 and "policybot index --rebuild" in err.strip().splitlines()[-1]
+    assert cli("index", "--rebuild")[0] == 0
+    (tmp_path / "data" / "policybot.db").unlink()
+    code, _, err = cli("status")
+    assert code == 1 and "database" in err and "policybot index" in err
+
+
+def test_add_takes_the_metadata_a_file_lacks_and_keeps_it_beside_the_file(cli, tmp_path, corpus):
+    new = tmp_path / "scan.txt"
+    new.write_text("Developers must keep logs of every evaluation of a frontier model.\n")
+    code, out, err = cli(
+        "add", str(new), "--title", "Logging Rule", "--jurisdiction", "UK",
+        "--date", "2025-02-01", "--status", "draft for comment",
+    )  # fmt: skip
+    assert code == 0, err
+    assert (corpus / "scan.txt.meta.yaml").exists()
+    code, out, _ = cli("list")
+    assert "scan  [UK, 2025-02-01, 1 chunks]" in out and "Logging Rule  ⚠ draft for comment" in out
+    assert cli("index", "--rebuild")[0] == 0  # read again from the folder: still the same
+    code, out, _ = cli("list")
+    assert "Logging Rule" in out
+    code, out, _ = cli("remove", "scan")
+    assert code == 0 and "(1 passages)" in out and not (corpus / "scan.txt.meta.yaml").exists()
+
+
+def test_progress_shows_in_a_terminal(tmp_path, corpus, model_dir):
+    """The bars are drawn on a terminal, not only into a pipe."""
+    import pty
+
+    env = {**os.environ, "POLICYBOT_DATA_DIR": str(tmp_path / "data"),
+           "POLICYBOT_CORPUS_DIRS": str(corpus), "POLICYBOT_MODEL_DIR": str(model_dir),
+           "PYTHONPATH": str(REPO)}  # fmt: skip
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "retrieval.cli", "index"],
+        stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    child.wait(60)
+    os.close(leader)
+    assert child.returncode == 0
+    assert b"Embedding passages: 100%" in output and b"Embedding sentences: 100%" in output
