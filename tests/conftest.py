@@ -85,9 +85,11 @@ def service(settings, embedder) -> Service:
     return Service(settings, embedder=embedder)
 
 
-# Real documents of ../shared/corpus for the real-model tests: small enough to index in about
-# 20 s once per session, and between them a revoked order, an in-force one, an enacted bill
-# with definitions, declarations, and a fact sheet whose sentences carry Markdown links.
+# Real documents of ../shared/corpus for the real-model tests, indexed once per session: a
+# revoked order, an in-force one, an enacted bill with definitions, declarations, and a fact
+# sheet whose sentences carry Markdown links. The longest are cut to their first paragraphs
+# (CUT_AT characters) so the index takes seconds, not minutes.
+CUT_AT = 45_000
 SHARED_SUBSET = (
     "techradar-us-uk-ai-safety-mou.md",
     "us-eo-14110-safe-secure-trustworthy-ai.md",
@@ -108,7 +110,9 @@ def shared_service(tmp_path_factory, real_embedder, model_dir):
     corpus = root / "corpus"
     corpus.mkdir()
     for name in SHARED_SUBSET:
-        shutil.copy(SHARED_CORPUS / name, corpus / name)
+        text = (SHARED_CORPUS / name).read_text(encoding="utf-8")
+        cut = text.rfind("\n\n", 0, CUT_AT) if len(text) > CUT_AT else len(text)
+        (corpus / name).write_text(text[:cut] + "\n", encoding="utf-8")
     settings = Settings(
         _env_file=None, data_dir=root / "data", corpus_dirs=[corpus], model_dir=model_dir
     )
