@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from retrieval import service as service_module
 from retrieval.cli import _add_commands_of_other_packages, app, main
 from tests.conftest import REPO
 
@@ -17,10 +18,12 @@ COMMANDS = ["ask", "index", "add", "remove", "list", "status", "eval", "bot"]
 
 
 @pytest.fixture
-def cli(monkeypatch, tmp_path, corpus, capsys):
-    """Run `policybot ARGS`; returns (exit code, stdout, stderr)."""
+def cli(monkeypatch, tmp_path, corpus, capsys, real_embedder):
+    """Run `policybot ARGS`; returns (exit code, stdout, stderr). The commands get the session's
+    loaded model instead of loading their own (as each process would)."""
     monkeypatch.setenv("POLICYBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("POLICYBOT_CORPUS_DIRS", str(corpus))
+    monkeypatch.setattr(service_module, "OnnxEmbedder", lambda *args: real_embedder)
 
     def run(*args: str):
         code = 0
