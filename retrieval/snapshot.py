@@ -160,11 +160,18 @@ class Snapshot:
     def rows_by_chunk(self) -> dict[str, int]:
         return {p.chunk_id: row for row, p in enumerate(self.passages)}
 
+    @cached_property
+    def _rows_by_document(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = {}
+        for row, passage in enumerate(self.passages):
+            rows.setdefault(passage.doc_id, []).append(row)
+        return rows
+
     def rows_of(self, doc_ids: set[str]) -> np.ndarray:
-        """The rows of these documents' passages."""
-        return np.array(
-            [row for row, p in enumerate(self.passages) if p.doc_id in doc_ids], dtype=np.int64
-        )
+        """The rows of these documents' passages, in order."""
+        by_document = self._rows_by_document
+        rows = sorted(r for d in doc_ids for r in by_document.get(d, ()))
+        return np.array(rows, dtype=np.int64)
 
     def next_row(self, row: int) -> int | None:
         """The passage that follows ``row`` in its document (passages are stored in order)."""

@@ -104,7 +104,9 @@ def _known(token: str, spelling: Spelling, initials: frozenset[str], name_words:
     name, a typo of a word it holds, or (a code like "FY2025") as letters and digits it holds."""
     lower = token.lower().replace("’", "'").strip("'\".,;:!?()")
     forms = {lower, lower.removesuffix("'s"), lower.removesuffix("s")}
-    if not lower or not words(lower) or forms & (spelling.known | initials | name_words):
+    if not lower or not words(lower):
+        return True
+    if any(f in spelling.known or f in initials or f in name_words for f in forms):
         return True
     pieces = re.findall(r"[a-z]+|\d+", lower)
     if len(pieces) > 1 and all(
