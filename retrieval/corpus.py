@@ -64,6 +64,12 @@ class RemovedFiles:
             raise DocumentError(f"Cannot move {source} out of the corpus: {err.strerror}.") from err
         return aside
 
+    def keep(self, name: str, data: bytes) -> Path:
+        """Write the bytes of a removed upload; the path they now have."""
+        kept = self.folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{Path(name).name}"
+        write_atomically(kept, data)
+        return kept
+
     @staticmethod
     def restore(aside: Path | None, source: Path) -> None:
         if aside is not None and aside.exists():

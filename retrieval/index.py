@@ -27,7 +27,7 @@ from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import describe, search_index
 
-INDEX_FORMAT = 3  # 2: sentence vectors and term sets in the build; 3: document names
+INDEX_FORMAT = 4  # 2: sentence vectors and term sets; 3: document names; 4: made from the database
 REBUILD_HINT = "run `policybot index --rebuild` to rebuild it"
 
 
@@ -41,7 +41,6 @@ class Manifest:
     chunker: str
     chunk_tokens: int
     corpus_checksum: str
-    corpus_dirs: list[str]
     documents: int
     chunks: int
     built_at: str
@@ -76,6 +75,17 @@ def _checked(manifest: Manifest) -> Manifest:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"manifest field {item.name} is {type(value).__name__}")
     return manifest
+
+
+def made_differently(built: dict, model: str, chunker: str, chunk_tokens: int) -> str:
+    """What a build was made with that the settings do not name, as a refusal; "" if none."""
+    wanted = {"model": model, "chunker": chunker, "chunk_tokens": chunk_tokens}
+    diff = ", ".join(
+        f"{k} {built.get(k)!r} (configured: {wanted[k]!r})"
+        for k in wanted
+        if built.get(k) != wanted[k]
+    )
+    return f"The index was built with {diff}; {REBUILD_HINT}." if diff else ""
 
 
 def new_build_id() -> str:
@@ -209,6 +219,7 @@ class IndexDirectory:
     def _staging(self, build_id: str) -> Path:
         self.builds.mkdir(parents=True, exist_ok=True)
         staging = self.builds / f".tmp-{build_id}"
+        shutil.rmtree(staging, ignore_errors=True)  # left by a publisher killed midway
         staging.mkdir()
         return staging
 
@@ -219,12 +230,36 @@ class IndexDirectory:
         final = self.builds / manifest.build_id
         os.rename(staging, final)
         _fsync_dir(self.builds)
+        self.point_to(manifest.build_id)
+
+    def point_to(self, build_id: str) -> None:
+        """Switch CURRENT to a published build in one rename."""
         tmp_pointer = self.root / "CURRENT.tmp"
-        tmp_pointer.write_text(manifest.build_id + "\n", encoding="utf-8")
+        tmp_pointer.write_text(build_id + "\n", encoding="utf-8")
         with open(tmp_pointer, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp_pointer, self.pointer)
         _fsync_dir(self.root)
+
+    def discard(self, build_id: str) -> None:
+        shutil.rmtree(self.builds / build_id, ignore_errors=True)
+
+    def has(self, build_id: str) -> bool:
+        return (self.builds / build_id / "manifest.json").is_file()
+
+    def with_checksum(self, checksum: str) -> Manifest | None:
+        """A published build of exactly these documents, whose files a new one can share."""
+        if not self.builds.is_dir():
+            return None
+        for folder in sorted(self.builds.iterdir(), reverse=True):
+            try:
+                data = json.loads((folder / "manifest.json").read_text("utf-8"))
+                manifest = _checked(Manifest(**data))
+            except (OSError, ValueError, TypeError):
+                continue
+            if manifest.corpus_checksum == checksum and manifest.format == INDEX_FORMAT:
+                return manifest
+        return None
 
     def prune(self, keep: int = 2) -> None:
         """Drop unfinished builds and all but the newest ``keep`` published ones (lock held)."""
@@ -251,16 +286,12 @@ class IndexDirectory:
             raise IndexUnavailable(
                 f"The index {build_id} is damaged ({err}); {REBUILD_HINT}."
             ) from err
-        wanted = {"model": model, "chunker": chunker, "chunk_tokens": chunk_tokens}
-        wanted["format"] = INDEX_FORMAT
-        built = {name: data.get(name, 1 if name == "format" else None) for name in wanted}
-        if built != wanted:
-            diff = ", ".join(
-                f"{k} {built[k]!r} (configured: {wanted[k]!r})"
-                for k in wanted
-                if built[k] != wanted[k]
-            )
-            raise IndexUnavailable(f"The index was built with {diff}; {REBUILD_HINT}.")
+        built = {name: data.get(name) for name in ("model", "chunker", "chunk_tokens")}
+        problem = made_differently(built, model, chunker, chunk_tokens)
+        if not problem and data.get("format", 1) != INDEX_FORMAT:
+            problem = f"The index has format {data.get('format', 1)} (this version reads {INDEX_FORMAT}); {REBUILD_HINT}."
+        if problem:
+            raise IndexUnavailable(problem)
         try:
             return self._read(folder, _checked(Manifest(**data)))
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as err:

@@ -9,18 +9,16 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from filelock import FileLock, Timeout
 
 from retrieval.answer import to_passage
 from retrieval.asking import answer_question
 from retrieval.chunking import CHUNKER_VERSION
 from retrieval.config import Settings
-from retrieval.corpus import RemovedFiles, metadata_yaml, write_atomically
+from retrieval.corpus import RemovedFiles
 from retrieval.embedding import Embedder, OnnxEmbedder
 from retrieval.errors import (
     DocumentError,
@@ -31,7 +29,7 @@ from retrieval.errors import (
     UnknownDocument,
     printable,
 )
-from retrieval.index import INDEX_FORMAT, IndexDirectory
+from retrieval.index import IndexDirectory, made_differently
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
 from retrieval.types import (
@@ -45,7 +43,8 @@ from retrieval.types import (
     Status,
 )
 
-if TYPE_CHECKING:  # the indexer and the database load on first use: answering needs neither
+if TYPE_CHECKING:  # the indexer loads on first use: answering needs it not
+    from retrieval.builds import LocalBuilds
     from retrieval.indexer import Indexer, Progress
     from retrieval.store import Store
 
@@ -65,30 +64,42 @@ class Service:
         )
         _ensure_folder(settings.data_dir)
         self.index_dir = IndexDirectory(settings.data_dir / "index")
-        self._write_lock = FileLock(str(settings.data_dir / "write.lock"))
         self._snapshot_lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._snapshot: Snapshot | None = None
 
     @cached_property
     def store(self) -> Store:
-        """The database, opened on first use: answering a question never needs it."""
+        """The database: the documents and which build every process serves."""
         from retrieval.store import Store
 
         return Store(self.settings.db_url)
 
     @cached_property
-    def indexer(self) -> Indexer:
-        from retrieval.indexer import CorpusConfig, Indexer
+    def local(self) -> LocalBuilds:
+        """This data folder's copies of the database's builds."""
+        from retrieval.builds import LocalBuilds, Recipe
 
-        config = CorpusConfig(
-            folders=tuple(self.settings.corpus_dirs),
-            model=self.settings.embedding_model,
-            chunk_tokens=self.settings.chunk_tokens,
-            max_document_bytes=self.settings.max_document_bytes,
-            max_document_chars=self.settings.max_document_chars,
-            max_chunks=self.settings.max_chunks_per_document,
+        recipe = Recipe(
+            self.settings.embedding_model, self.settings.chunk_tokens, self.embedder.dimension
         )
-        return Indexer(config, self.store, self.embedder, self.index_dir, self._published_loads)
+        return LocalBuilds(self.index_dir, self.store, recipe)
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        from retrieval.importing import Limits
+        from retrieval.indexer import Indexer
+
+        limits = Limits(self.settings.max_document_bytes, self.settings.max_document_chars)
+        return Indexer(
+            self.local.recipe,
+            limits,
+            self.settings.max_chunks_per_document,
+            self.store,
+            self.embedder,
+            self.local,
+            self._serving,
+        )
 
     # reading ---------------------------------------------------------------------------------
 
@@ -99,21 +110,42 @@ class Service:
         self.embedder.embed(["warm up"])
 
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
-        """Build the index on first use, or when the configured corpus folders changed."""
-        manifest = self.index_dir.manifest()
-        if (
-            manifest is not None
-            and manifest.corpus_dirs == self._corpus_names()
-            and manifest.format == INDEX_FORMAT
-        ):
-            return None
-        return self.reindex(progress=progress, actor="auto")
+        """Import the configured folders the database has not seen, and build when the
+        database has no build yet; otherwise nothing (``current`` follows new builds)."""
+        from retrieval.importing import folder_name
+
+        seen = self.store.origins()
+        unseen = [f for f in self.settings.corpus_dirs if folder_name(f) not in seen]
+        if self.store.current_build() is None or unseen:
+            return self.reindex(progress=progress, actor="auto")
+        return None
 
     def current(self) -> Snapshot:
-        """The published snapshot; reloaded when another process publishes a new build."""
-        build_id = self.index_dir.current_id()
+        """The build the database names as current; made here from the database the first
+        time this folder sees it, while questions already running finish on the previous one."""
+        wanted = self.store.current_build()
+        if wanted is None:
+            raise IndexUnavailable("No index has been built yet: run `policybot index`.")
+        made = {"model": wanted.model, "chunker": wanted.chunker}
+        problem = made_differently(
+            {**made, "chunk_tokens": wanted.chunk_tokens}, self.settings.embedding_model,
+            CHUNKER_VERSION, self.settings.chunk_tokens,
+        )  # fmt: skip
+        if problem:
+            raise IndexUnavailable(problem)
+        previous = self._snapshot
+        if previous is not None and previous.manifest.build_id == wanted.build_id:
+            return previous
+        if self.index_dir.current_id() != wanted.build_id:
+            if not self._refreshing.acquire(blocking=previous is None):
+                return previous  # another thread is making the new build here
+            try:
+                self.local.refresh()
+            finally:
+                self._refreshing.release()
         with self._snapshot_lock:
-            if self._snapshot is None or self._snapshot.manifest.build_id != build_id:
+            loaded = self._snapshot
+            if loaded is None or loaded.manifest.build_id != self.index_dir.current_id():
                 self._snapshot = self.index_dir.load(
                     self.settings.embedding_model, CHUNKER_VERSION, self.settings.chunk_tokens
                 )
@@ -169,36 +201,31 @@ class Service:
         return sorted({d.jurisdiction for d in self.documents() if d.jurisdiction})
 
     def status(self) -> Status:
-        """The index now serving, the database, and what is wrong with them, if anything."""
-        manifest = self.index_dir.manifest()
+        """The build the database names as current, and what is wrong with it, if anything."""
         problem = ""
         database = self.settings.data_dir / "policybot.db"
-        if not self.settings.database_url and manifest is not None and not database.exists():
-            problem = f"the database {database} is missing: run `policybot index --rebuild`."
-            stored = 0
-        else:
-            stored = self.store.document_count()
-        if not problem and self.index_dir.current_id() is not None:
+        if not self.settings.database_url and not database.exists() and self.index_dir.manifest():
+            problem = (
+                f"the database {database} is missing: run `policybot index --rebuild` to "
+                "import the corpus folders again."
+            )
+            return Status(0, 0, self.settings.embedding_model, 0, "", "", None, problem=problem)
+        wanted = self.store.current_build()
+        if wanted is not None:
             try:
-                snapshot = self.current()
+                self.current()
             except IndexUnavailable as err:
                 problem = str(err)
-            else:
-                if len(snapshot.documents) != stored:
-                    problem = (
-                        f"the index holds {len(snapshot.documents)} documents but the database "
-                        f"{stored}: run `policybot index`."
-                    )
         return Status(
-            documents=manifest.documents if manifest else 0,
-            chunks=manifest.chunks if manifest else 0,
+            documents=wanted.documents if wanted else 0,
+            chunks=wanted.chunks if wanted else 0,
             model=self.settings.embedding_model,
-            dimension=manifest.dimension if manifest else 0,
+            dimension=wanted.dimension if wanted else 0,
             chunker=f"v{CHUNKER_VERSION}, {self.settings.chunk_tokens} tokens",
-            build_id=manifest.build_id if manifest else "",
-            built_at=datetime.fromisoformat(manifest.built_at) if manifest else None,
-            corpus_dirs=tuple(self._corpus_names()),
-            database_documents=stored,
+            build_id=wanted.build_id if wanted else "",
+            built_at=wanted.built_at.replace(tzinfo=UTC) if wanted else None,
+            corpus_dirs=tuple(str(d) for d in self.settings.corpus_dirs),
+            database_documents=self.store.document_count(),
             problem=problem,
         )
 
@@ -208,16 +235,21 @@ class Service:
     # writing ---------------------------------------------------------------------------------
 
     def reindex(
-        self, *, rebuild: bool = False, actor: str = "cli", progress: Progress | None = None
+        self,
+        *,
+        rebuild: bool = False,
+        actor: str = "cli",
+        progress: Progress | None = None,
+        folders: Sequence[Path] | None = None,
     ) -> IndexReport:
-        """Bring the index in line with the corpus folders, embedding only new text."""
-        with (
-            self._audited(
-                actor, "rebuild" if rebuild else "reindex", ", ".join(self._corpus_names())
-            ),
-            self._locked(),
-        ):
-            return self.indexer.run(rebuild, progress)
+        """Import the folders (the configured ones by default) and build from every document
+        in the database, embedding only new text."""
+        from retrieval.indexer import Work
+
+        folders = list(self.settings.corpus_dirs if folders is None else folders)
+        action = "rebuild" if rebuild else "reindex"
+        with self._audited(actor, action, ", ".join(map(str, folders))), self._locked():
+            return self.indexer.run(Work(folders=folders, rebuild=rebuild), progress)
 
     def add_file(
         self,
@@ -227,14 +259,15 @@ class Service:
         metadata: Mapping[str, str] | None = None,
         progress: Progress | None = None,
     ) -> AddResult:
-        """Copy a file into the corpus (atomically) and index it; ``metadata`` (title, date, …)
-        replaces what the file says or lacks, and is kept beside it."""
+        """Store a file's text and bytes in the database and index it; ``metadata`` (title,
+        date, …) replaces what the file says or lacks."""
         from retrieval.documents import load_bytes, read_path
 
         with self._audited(actor, "add", printable(str(path))):
             data = read_path(Path(path), self.settings.max_document_bytes)
-            document = load_bytes(data, Path(path).name, max_chars=self.settings.max_document_chars)
-            return self._add(document, data, Path(path).suffix, actor, metadata, progress)
+            name = Path(path).name
+            document = load_bytes(data, name, max_chars=self.settings.max_document_chars)
+            return self._add(document, data, name, actor, metadata, progress)
 
     def add_bytes(self, data: bytes, filename: str, *, actor: str) -> AddResult:
         """Add an uploaded file: its type is checked by content, its size by the setting."""
@@ -246,7 +279,7 @@ class Service:
                     f"{printable(filename)} is {len(data):,} bytes; the limit is {self.settings.max_document_bytes:,}."
                 )
             document = load_bytes(data, filename, max_chars=self.settings.max_document_chars)
-            return self._add(document, data, Path(filename).suffix, actor)
+            return self._add(document, data, Path(filename).name, actor)
 
     def add_url(self, url: str, *, actor: str) -> AddResult:
         """Fetch a web page or PDF (bounded in size and time) and add it as a Markdown document."""
@@ -264,12 +297,14 @@ class Service:
             markdown, filename = markdown_copy(
                 load_bytes(fetched.data, fetched.filename, max_chars=limit), fetched.url
             )
-            return self._add(
-                load_bytes(markdown, filename, max_chars=limit), markdown, ".md", actor
-            )
+            document = load_bytes(markdown, filename, max_chars=limit)
+            return self._add(document, markdown, filename, actor, source=fetched.url)
 
     def remove(self, doc_id: str, *, actor: str = "cli") -> DocumentInfo:
-        """Take a document out of the corpus and the index; its file is kept aside, not deleted."""
+        """Take a document out of the database and the index; its file or uploaded bytes are
+        kept in the data folder's ``removed/``, not deleted."""
+        from retrieval.indexer import Work
+
         with self._audited(actor, "remove", doc_id), self._locked():
             row = self.store.document(doc_id)
             if row is None:
@@ -279,17 +314,11 @@ class Service:
             if self.store.document_count() == 1:
                 raise DocumentError("This is the last document; an index needs at least one.")
             info = self.store.info(row, self.store.chunk_counts().get(doc_id, 0))
-            from retrieval.documents import metadata_file
-
-            source = Path(row.source)
-            removed = RemovedFiles(self.settings.data_dir / "removed")
-            aside = removed.move_aside(source)
-            aside_metadata = removed.move_aside(metadata_file(source))
+            undo = self._keep_removed(row)
             try:
-                self.indexer.run(False)
+                self.indexer.run(Work(removed=[doc_id]))
             except BaseException:
-                removed.restore(aside, source)
-                removed.restore(aside_metadata, metadata_file(source))
+                undo()
                 raise
             return info
 
@@ -308,25 +337,40 @@ class Service:
 
     # internals -------------------------------------------------------------------------------
 
-    def _published_loads(self) -> bool:
-        """True when the published build is usable as it is."""
+    def _serving(self) -> bool:
+        """True when this folder serves the database's current build as it is."""
         try:
             self.current()
         except IndexUnavailable:
             return False
         return True
 
-    def _corpus_names(self) -> list[str]:
-        return [str(Path(d).resolve()) for d in self.settings.corpus_dirs]
-
-    @contextmanager
     def _locked(self):
-        """One writer at a time across processes; readers never wait."""
-        try:
-            with self._write_lock.acquire(timeout=600):
-                yield
-        except Timeout as err:
-            raise PolicyBotError("Another indexing run is still going; try again shortly.") from err
+        """One writer at a time across processes and machines; readers never wait."""
+        return self.store.write_lock()
+
+    def _keep_removed(self, row):
+        """Keep what a removal takes away: a folder's file moves aside (so the next import does
+        not bring it back), an upload's bytes are written out. Returns what undoes it."""
+        from retrieval.documents import metadata_file
+        from retrieval.store import UPLOADED
+
+        removed = RemovedFiles(self.settings.data_dir / "removed")
+        if row.origin == UPLOADED:
+            original = self.store.original(row.doc_id)
+            if original is None:
+                return lambda: None
+            kept = removed.keep(original.filename, original.data)
+            return lambda: kept.unlink(missing_ok=True)
+        source = Path(row.source)
+        aside = removed.move_aside(source)
+        aside_metadata = removed.move_aside(metadata_file(source))
+
+        def undo() -> None:
+            removed.restore(aside, source)
+            removed.restore(aside_metadata, metadata_file(source))
+
+        return undo
 
     @contextmanager
     def _audited(self, actor: str, action: str, target: str):
@@ -346,12 +390,18 @@ class Service:
         self,
         document,
         data: bytes,
-        suffix: str,
+        filename: str,
         actor: str,
         metadata: Mapping[str, str] | None = None,
         progress: Progress | None = None,
+        source: str = "",
     ) -> AddResult:
-        from retrieval.documents import OVERRIDABLE_KEYS, checked_metadata, metadata_file
+        """Store an uploaded document, its bytes and the build that includes it in one
+        transaction: a failure or a SIGTERM before it leaves the database as it was."""
+        from retrieval.documents import OVERRIDABLE_KEYS, checked_metadata
+        from retrieval.importing import document_row
+        from retrieval.indexer import Work
+        from retrieval.store import UPLOADED, OriginalRow
 
         started = time.perf_counter()
         given = {k: v for k, v in (metadata or {}).items() if v}
@@ -368,31 +418,16 @@ class Service:
                 raise DocumentError(
                     f"A document with the id {document.doc_id!r} already exists; remove it first or rename the file."
                 )
-            folder = Path(self.settings.corpus_dirs[0])
-            target = folder / f"{document.doc_id}{suffix.lower()}"
-            sidecar = metadata_file(target)
-            if target.exists() or sidecar.exists():
-                raise DocumentError(
-                    f"{printable(str(target))} already exists in the corpus folder; rename the file."
-                )
-            if given:  # beside the file, first: a file never enters with the wrong metadata
-                write_atomically(sidecar, metadata_yaml(given))
-            write_atomically(target, data)
-            try:
-                report = self.indexer.run(False, progress)
-            except BaseException:  # a failure or a SIGTERM: the corpus is as before
-                target.unlink(missing_ok=True)
-                sidecar.unlink(missing_ok=True)
-                self.store.delete_documents([document.doc_id])
-                raise
+            meta = {**document.meta, **given, "source": source or filename}
+            row = document_row(replace(document, meta=meta), UPLOADED, added_by=actor)
+            original = OriginalRow(doc_id=row.doc_id, filename=filename, data=data)
+            report = self.indexer.run(Work(added=[(row, original)]), progress)
             if self.store.document(document.doc_id) is None:
-                target.unlink(missing_ok=True)
-                sidecar.unlink(missing_ok=True)
                 reason = next(
-                    (s for s in report.skipped if s.startswith(str(target))), "it was skipped"
+                    (s for s in report.skipped if s.startswith(printable(row.source))),
+                    "it was skipped",
                 )
-                raise DocumentError(f"{printable(target.name)} could not be indexed: {reason}")
-            self.store.set_added_by(document.doc_id, actor)
+                raise DocumentError(f"{printable(filename)} could not be indexed: {reason}")
         counts = self.store.chunk_counts()
         info = self.store.info(self.store.document(document.doc_id), counts.get(document.doc_id, 0))
         return AddResult(info, info.chunks, time.perf_counter() - started)

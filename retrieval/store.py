@@ -1,21 +1,35 @@
-"""The database: documents, chunks, cached embeddings, feedback and the admin audit log.
+"""The database, the source of truth: documents, chunks, builds, cached embeddings, feedback
+and the admin audit log.
 
-SQLite by default; any SQLAlchemy URL (PostgreSQL) works through the same SQLModel code.
+SQLite by default; PostgreSQL through the same SQLModel code, shared by many processes: the
+write lock is then an advisory lock and inserts that two processes may race are upserts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
-from sqlalchemy import UniqueConstraint, event, func, insert
+from filelock import FileLock, Timeout
+from sqlalchemy import LargeBinary, UniqueConstraint, event, func, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defer
-from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
+from sqlmodel import Column, Field, Session, SQLModel, create_engine, delete, select
 
+from retrieval.errors import PolicyBotError
 from retrieval.types import AdminAction, DocumentInfo
+
+UPLOADED = "upload"  # the origin of a document added by upload, file or URL, not a folder
+WRITE_LOCK_KEY = 0x706F6C6963790001  # the advisory lock every writer takes on PostgreSQL
+SCHEMA_LOCK_KEY = 0x706F6C6963790002  # taken while creating tables, apart from writers
+LOCK_POLL_S = 0.2  # how often a waiting writer tries the advisory lock again
 
 
 def utcnow() -> datetime:
@@ -35,7 +49,8 @@ class DocumentRow(SQLModel, table=True):
     license: str = ""
     meta_json: str = "{}"
     kind: str = ""
-    source: str = ""
+    source: str = ""  # the file's path in its folder, or the uploaded name or URL
+    origin: str = Field("", index=True)  # the folder it was imported from, or UPLOADED
     content_hash: str = Field(index=True)
     text: str
     added_by: str = ""
@@ -53,6 +68,52 @@ class ChunkRow(SQLModel, table=True):
     heading: str = ""
     tokens: int = 0
     text_hash: str = Field(index=True)  # hash of the text that is embedded
+
+
+class OriginalRow(SQLModel, table=True):
+    """The bytes of an uploaded file as they came, so nothing an admin added is lost."""
+
+    __tablename__ = "original"
+
+    doc_id: str = Field(foreign_key="document.doc_id", primary_key=True)
+    filename: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class BuildRow(SQLModel, table=True):
+    """A published build: what it was made of and with."""
+
+    __tablename__ = "build"
+
+    build_id: str = Field(primary_key=True)
+    corpus_checksum: str
+    model: str
+    dimension: int
+    chunker: str
+    chunk_tokens: int
+    documents: int
+    chunks: int
+    sentences_missing: int = 0
+    built_at: datetime = Field(default_factory=utcnow)
+
+
+class CurrentBuildRow(SQLModel, table=True):
+    """The build every process serves: one row, switched in the transaction that changes the
+    documents, so a reader never sees documents and a build that disagree."""
+
+    __tablename__ = "current_build"
+
+    id: int = Field(1, primary_key=True)
+    build_id: str = Field(foreign_key="build.build_id")
+
+
+@dataclass
+class Change:
+    """Documents to write and delete, and the build that then serves, as one transaction."""
+
+    documents: list[tuple[DocumentRow, list[ChunkRow]]] = field(default_factory=list)
+    originals: list[OriginalRow] = field(default_factory=list)
+    deleted: set[str] = field(default_factory=set)
 
 
 class EmbeddingRow(SQLModel, table=True):
@@ -105,18 +166,70 @@ class Store:
     """Typed access to the database; every method is one short transaction."""
 
     def __init__(self, url: str):
-        is_sqlite = url.startswith("sqlite")
+        self.is_sqlite = url.startswith("sqlite")
         self.engine = create_engine(
-            url, connect_args={"check_same_thread": False} if is_sqlite else {}
+            url,
+            connect_args={"check_same_thread": False} if self.is_sqlite else {},
+            pool_pre_ping=True,  # a restarted server costs a reconnect, not a failed question
         )
-        if is_sqlite:
+        if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(self.engine)
+        self._dialect = sqlite if self.is_sqlite else postgresql
+        with self._lock(SCHEMA_LOCK_KEY, 60):  # processes starting together create it once
+            SQLModel.metadata.create_all(self.engine)
+            self._add_origin_column()
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
-    # documents and chunks -------------------------------------------------------------------
+    def write_lock(self, timeout_s: float = 600):
+        """One writer at a time across processes and machines; readers never wait."""
+        return self._lock(WRITE_LOCK_KEY, timeout_s)
+
+    @contextmanager
+    def _lock(self, key: int, timeout_s: float) -> Iterator[None]:
+        """An advisory lock on PostgreSQL; a file lock beside the database file on SQLite."""
+        if self.is_sqlite:
+            database = self.engine.url.database or ""
+            if not database or database == ":memory:":  # such a database has one process
+                yield
+                return
+            try:
+                with FileLock(f"{database}.{key:x}.lock").acquire(timeout=timeout_s):
+                    yield
+            except Timeout as err:
+                raise _busy() from err
+            return
+        with self.engine.connect() as connection:
+            deadline = time.monotonic() + timeout_s
+            take = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=key)
+            while not connection.execute(take).scalar():
+                if time.monotonic() > deadline:
+                    raise _busy()
+                time.sleep(LOCK_POLL_S)
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)").bindparams(key=key))
+                connection.commit()
+
+    def _add_origin_column(self) -> None:
+        """Databases made before documents had an origin get one: the folder of their file."""
+        columns = {c["name"] for c in inspect(self.engine).get_columns("document")}
+        if "origin" in columns:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE document ADD COLUMN origin VARCHAR DEFAULT ''"))
+            rows = connection.execute(text("SELECT doc_id, source FROM document")).all()
+            for doc_id, source in rows:
+                origin = str(Path(source).resolve().parent) if source else UPLOADED
+                connection.execute(
+                    text("UPDATE document SET origin = :o WHERE doc_id = :d"),
+                    {"o": origin, "d": doc_id},
+                )
+
+    # documents and builds -----------------------------------------------------------------------
 
     def document_rows(self) -> dict[str, DocumentRow]:
         with self.session() as session:
@@ -126,6 +239,10 @@ class Store:
         with self.session() as session:
             return session.get(DocumentRow, doc_id)
 
+    def original(self, doc_id: str) -> OriginalRow | None:
+        with self.session() as session:
+            return session.get(OriginalRow, doc_id)
+
     @staticmethod
     def info(row: DocumentRow, chunks: int = 0) -> DocumentInfo:
         return to_info(row, chunks)
@@ -134,42 +251,60 @@ class Store:
         with self.session() as session:
             return session.exec(select(func.count()).select_from(DocumentRow)).one()
 
+    def origins(self) -> set[str]:
+        with self.session() as session:
+            return set(session.exec(select(DocumentRow.origin).distinct()))
+
     def document_with_content(self, content_hash: str) -> DocumentRow | None:
         """The document whose text hashes to ``content_hash``, if any (an indexed lookup)."""
         with self.session() as session:
             query = select(DocumentRow).where(DocumentRow.content_hash == content_hash)
             return session.exec(query).first()
 
-    def replace_document(self, row: DocumentRow, chunks: Sequence[ChunkRow]) -> None:
-        """Insert or update a document and swap its chunks, keeping who added it."""
+    def current_build(self) -> BuildRow | None:
+        """The build every process should serve: one read by primary key."""
         with self.session() as session:
-            old = session.get(DocumentRow, row.doc_id)
-            if old is not None:
-                row.added_by, row.added_at = old.added_by, old.added_at
-                session.exec(delete(ChunkRow).where(ChunkRow.doc_id == row.doc_id))
-                session.delete(old)
-                session.flush()
-            session.add(row)
-            session.flush()
-            session.add_all(chunks)
-            session.commit()
+            current = session.get(CurrentBuildRow, 1)
+            return session.get(BuildRow, current.build_id) if current else None
 
-    def delete_documents(self, doc_ids: Iterable[str]) -> None:
-        ids = list(doc_ids)
-        if not ids:
-            return
+    def commit(self, change: Change, build: BuildRow) -> None:
+        """Write the documents, delete the others and switch the current build, all at once
+        (the caller holds the write lock)."""
         with self.session() as session:
+            replaced = {row.doc_id for row, _ in change.documents}
+            ids = list(change.deleted | replaced)
+            kept = {
+                old.doc_id: (old.added_by, old.added_at)
+                for old in session.exec(select(DocumentRow).where(DocumentRow.doc_id.in_(ids)))
+            }
             session.exec(delete(ChunkRow).where(ChunkRow.doc_id.in_(ids)))
-            session.exec(delete(DocumentRow).where(DocumentRow.doc_id.in_(ids)))
+            session.exec(delete(OriginalRow).where(OriginalRow.doc_id.in_(change.deleted)))
+            session.exec(delete(DocumentRow).where(DocumentRow.doc_id.in_(change.deleted)))
+            for row, _ in change.documents:
+                if row.doc_id in kept:  # re-chunked or updated: who added it stays
+                    row.added_by, row.added_at = kept[row.doc_id]
+                session.merge(row)
+            session.flush()  # the documents before the rows that refer to them
+            session.add_all([chunk for _, chunks in change.documents for chunk in chunks])
+            session.add_all(change.originals)
+            session.add(build)
+            session.flush()
+            session.merge(CurrentBuildRow(id=1, build_id=build.build_id))
             session.commit()
 
-    def set_added_by(self, doc_id: str, actor: str) -> None:
-        with self.session() as session:
-            row = session.get(DocumentRow, doc_id)
-            if row is not None:
-                row.added_by, row.added_at = actor, utcnow()
-                session.add(row)
-                session.commit()
+    def consistent_read(self) -> tuple[BuildRow, dict[str, DocumentRow], list[ChunkRow]] | None:
+        """The current build with the documents and chunks it was made of, or None when there
+        is no build. Every change of documents switches the build in the same transaction, so
+        an unchanged build id before and after the reads proves they belong together."""
+        for _ in range(10):
+            before = self.current_build()
+            if before is None:
+                return None
+            rows, chunks = self.document_rows(), self.chunks()
+            after = self.current_build()
+            if after is not None and after.build_id == before.build_id:
+                return before, rows, chunks
+        raise PolicyBotError("The database changed during ten reads in a row; try again.")
 
     def chunks(self) -> list[ChunkRow]:
         """All chunks in a stable order: by document, then position."""
@@ -199,14 +334,14 @@ class Store:
         return wanted - have
 
     def save_embeddings(self, model: str, text_hashes: Sequence[str], vectors: np.ndarray) -> None:
-        """Insert vectors for texts that have none (the caller holds the write lock), in one
-        executemany: a merge per row costs a SELECT each."""
+        """Insert vectors in one executemany; a vector another process saved first is kept
+        (the same text gives the same vector)."""
         rows = [
             {"model": model, "text_hash": text_hash, "vector": vector.astype("<f4").tobytes()}
             for text_hash, vector in zip(text_hashes, vectors, strict=True)
         ]
         with self.session() as session:
-            session.execute(insert(EmbeddingRow), rows)
+            session.execute(self._dialect.insert(EmbeddingRow).on_conflict_do_nothing(), rows)
             session.commit()
 
     def embeddings_found(self, model: str, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
@@ -235,21 +370,23 @@ class Store:
     def record_feedback(
         self, question: str, chunk_ids: Sequence[str], user_hash: str, vote: int
     ) -> None:
-        """One vote per user and question: a second vote replaces the first."""
-        question_hash = sha256(question.strip().lower())
+        """One vote per user and question: a second vote replaces the first, also when two
+        processes record it at once."""
+        values = {
+            "question": question,
+            "question_hash": sha256(question.strip().lower()),
+            "user_hash": user_hash,
+            "chunk_ids": json.dumps(list(chunk_ids)),
+            "vote": vote,
+            "at": utcnow(),
+        }
+        upsert = self._dialect.insert(FeedbackRow).values(**values)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["question_hash", "user_hash"],
+            set_={k: values[k] for k in ("question", "chunk_ids", "vote", "at")},
+        )
         with self.session() as session:
-            query = select(FeedbackRow).where(
-                FeedbackRow.question_hash == question_hash, FeedbackRow.user_hash == user_hash
-            )
-            row = session.exec(query).first() or FeedbackRow(
-                question=question,
-                question_hash=question_hash,
-                user_hash=user_hash,
-                chunk_ids="[]",
-                vote=0,
-            )
-            row.chunk_ids, row.vote, row.at = json.dumps(list(chunk_ids)), vote, utcnow()
-            session.add(row)
+            session.execute(upsert)
             session.commit()
 
     def feedback(self) -> list[FeedbackRow]:
@@ -285,3 +422,7 @@ def to_info(row: DocumentRow, chunks: int = 0) -> DocumentInfo:
         added_by=row.added_by,
         added_at=row.added_at,
     )
+
+
+def _busy() -> PolicyBotError:
+    return PolicyBotError("Another indexing run is still going; try again shortly.")

@@ -100,8 +100,9 @@ def make_service(settings: BotSettings) -> Service:
     return service
 
 
-def corpus_files(settings: BotSettings) -> list[str]:
-    return sorted(p.name for p in Path(settings.corpus_dirs[0]).iterdir())
+def stored_documents(service: Service) -> list[str]:
+    """The ids of the documents in the database, where an upload goes."""
+    return sorted(d.doc_id for d in service.documents())
 
 
 # -- callback-test fakes (NOTES.md recipe) ---------------------------------------------------

@@ -70,10 +70,14 @@ def test_killed_build_leaves_previous_index_serving(settings, corpus, tmp_path, 
     finally:
         child.wait()
     service = Service(settings, embedder=HashEmbedder())
-    assert service.current().manifest.build_id == old_build
+    serving = service.current()
+    if step == "embedding":  # killed before the database switched: the old build serves
+        assert serving.manifest.build_id == old_build
+    else:  # switched, then killed while writing local files: made again from the database
+        assert serving.manifest.build_id != old_build and "new-document" in serving.documents
     assert service.ask("who signed the MOU?").passages
-    report = service.reindex()  # the next run completes and cleans up the unfinished build
-    assert report.rebuilt and "new-document" in service.current().documents
+    service.reindex()  # the next run completes and cleans up the unfinished build
+    assert "new-document" in service.current().documents
     assert not [p for p in service.index_dir.builds.iterdir() if p.name.startswith(".tmp-")]
 
 

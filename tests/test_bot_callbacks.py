@@ -38,7 +38,7 @@ from tests.discord_fakes import (
     GUILD_ID,
     NEW_DOC,
     USER_ID,
-    corpus_files,
+    stored_documents,
     fake_interaction,
     fake_member,
     fake_message_with,
@@ -402,7 +402,7 @@ async def test_corpus_add_indexes_the_file_and_reports(admin_bot):
     assert sent_kwargs(interaction.followup.send)["ephemeral"] is True
     doc = next(d for d in bot.deps.service.documents() if d.title == "Voluntary AI Commitments")
     assert doc.added_by == f"discord:{USER_ID}:alice"
-    assert "voluntary-ai-commitments.md" in corpus_files(bot.deps.settings)
+    assert bot.deps.service.store.original(doc.doc_id).data == NEW_DOC  # the bytes are kept
     answer = bot.deps.service.ask("security testing before release", top_k=2)
     assert any(p.document.doc_id == doc.doc_id for p in answer.passages)
 
@@ -412,25 +412,25 @@ async def test_corpus_add_refuses_a_file_over_the_limit_before_download(admin_bo
     cog = AdminCog(bot.deps)
     interaction = fake_interaction(bot, administrator=True)
     file = attachment(b"x", "big.pdf", size=bot.deps.settings.max_document_bytes + 1)
-    before = corpus_files(bot.deps.settings)
+    before = stored_documents(bot.deps.service)
     with pytest.raises(DocumentError, match="the limit is 20.0 MB"):
         await cog.add.callback(cog, interaction, file=file)
     file.read.assert_not_awaited()
     interaction.response.defer.assert_not_awaited()
-    assert corpus_files(bot.deps.settings) == before
+    assert stored_documents(bot.deps.service) == before
     assert "refused" in bot.deps.service.admin_actions()[0].outcome
 
 
 async def test_corpus_add_refuses_content_that_is_not_a_document(admin_bot):
     bot = admin_bot
     cog = AdminCog(bot.deps)
-    before = corpus_files(bot.deps.settings)
+    before = stored_documents(bot.deps.service)
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
     with pytest.raises(DocumentError):
         await cog.add.callback(
             cog, fake_interaction(bot, administrator=True), file=attachment(png, "policy.md")
         )
-    assert corpus_files(bot.deps.settings) == before
+    assert stored_documents(bot.deps.service) == before
 
 
 async def test_corpus_add_url(admin_bot, monkeypatch):

@@ -25,7 +25,7 @@ from tests.discord_fakes import (
     USER_ID,
     FakeDiscord,
     command_data,
-    corpus_files,
+    stored_documents,
     feed,
     interaction_payload,
     make_service,
@@ -213,14 +213,14 @@ async def test_corpus_add_by_an_admin_downloads_and_indexes(bot, fake, settings)
     assert "passages indexed in" in followup.json["content"]
     doc = next(d for d in bot.deps.service.documents() if d.title == "Voluntary AI Commitments")
     assert doc.added_by == f"discord:{ADMIN_ID}:root"
-    assert "voluntary-ai-commitments.md" in corpus_files(settings)
+    assert bot.deps.service.store.original(doc.doc_id).data == NEW_DOC  # the bytes are kept
 
 
 @pytest.mark.parametrize("command", ["add", "remove", "list"])
 async def test_corpus_commands_by_a_non_admin_are_refused_and_change_nothing(
     bot, fake, settings, command
 ):
-    before = corpus_files(settings)
+    before = stored_documents(bot.deps.service)
     documents = bot.deps.service.documents()
     attachment_id = snowflake()
     options = {
@@ -248,7 +248,7 @@ async def test_corpus_commands_by_a_non_admin_are_refused_and_change_nothing(
     assert callback.json["data"]["content"].startswith("Only PolicyBot admins can do that")
     assert callback.json["data"]["allowed_mentions"] == {"parse": []}
     assert not fake.find("GET", "/cdn/")
-    assert corpus_files(settings) == before
+    assert stored_documents(bot.deps.service) == before
     assert bot.deps.service.documents() == documents
     refusal = bot.deps.service.admin_actions()[0]
     assert refusal.actor.startswith("discord:") and refusal.action == command

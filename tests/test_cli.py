@@ -87,12 +87,19 @@ def test_add_and_remove(cli, tmp_path, corpus):
     new.write_text("# Audit rule\n\nProviders must commission an independent audit every year.\n")
     code, out, _ = cli("add", str(new))
     assert code == 0 and "added audit-rule: Audit rule (1 passages" in out
-    assert (corpus / "audit-rule.md").exists()
+    assert not (corpus / "audit-rule.md").exists()  # stored in the database, not the folder
+    new.unlink()
+    code, out, _ = cli("ask", "how often must providers commission an audit?")
+    assert "independent audit every year" in out
+    assert cli("index")[0] == 0  # importing the folder keeps an upload
+    assert "audit-rule" in cli("list")[1]
+    new.write_text("# Audit rule\n\nProviders must commission an independent audit every year.\n")
     code, out, err = cli("add", str(new))
     assert code == 1 and "already in the corpus" in err and "Traceback" not in err
     code, out, _ = cli("remove", "audit-rule")
-    assert code == 0 and "removed audit-rule" in out
-    assert not (corpus / "audit-rule.md").exists()
+    assert code == 0 and "removed audit-rule" in out and "audit-rule" not in cli("list")[1]
+    kept = list((tmp_path / "data" / "removed").iterdir())  # the upload's bytes, kept aside
+    assert [p.read_text() for p in kept] == [new.read_text()]
 
 
 @pytest.mark.parametrize(
@@ -204,7 +211,7 @@ def test_broken_state_is_one_line_with_the_command_that_fixes_it(cli, tmp_path, 
     assert code == 1 and "database" in err and "policybot index" in err
 
 
-def test_add_takes_the_metadata_a_file_lacks_and_keeps_it_beside_the_file(cli, tmp_path, corpus):
+def test_add_takes_the_metadata_a_file_lacks(cli, tmp_path, corpus):
     new = tmp_path / "scan.txt"
     new.write_text("Developers must keep logs of every evaluation of a frontier model.\n")
     code, out, err = cli(
@@ -212,14 +219,13 @@ def test_add_takes_the_metadata_a_file_lacks_and_keeps_it_beside_the_file(cli, t
         "--date", "2025-02-01", "--status", "draft for comment",
     )  # fmt: skip
     assert code == 0, err
-    assert (corpus / "scan.txt.meta.yaml").exists()
     code, out, _ = cli("list")
     assert "scan  [UK, 2025-02-01, 1 chunks]" in out and "Logging Rule  ⚠ draft for comment" in out
-    assert cli("index", "--rebuild")[0] == 0  # read again from the folder: still the same
+    assert cli("index", "--rebuild")[0] == 0  # chunked again from the database: the same
     code, out, _ = cli("list")
     assert "Logging Rule" in out
     code, out, _ = cli("remove", "scan")
-    assert code == 0 and "(1 passages)" in out and not (corpus / "scan.txt.meta.yaml").exists()
+    assert code == 0 and "(1 passages)" in out
 
 
 def test_progress_shows_in_a_terminal(tmp_path, corpus, model_dir):
