@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sync",
         action="store_true",
-        help="publish the slash commands (to POLICYBOT_DISCORD_GUILD_ID at once, else globally)",
+        help="publish the slash commands (to POLICYBOT_DISCORD_GUILD_ID at once, else globally); "
+        "with sharding, only the process that runs shard 0 does",
     )
     args = parser.parse_args(argv)
 

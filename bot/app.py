@@ -63,7 +63,15 @@ class PolicyBot(commands.Bot):
             **options,
         )
         self.deps = Dependencies.create(settings, service)
-        self.sync_commands = sync
+        # Only the process that runs shard 0 syncs, so N processes started alike sync once.
+        self.sync_commands = sync and settings.runs_shard_zero
+        if sync and not self.sync_commands:
+            log.warning(
+                "not syncing the slash commands: this process runs shards %s of %d, and the "
+                "process with shard 0 syncs them",
+                settings.discord_shard_ids,
+                settings.discord_shard_count,
+            )
 
     async def add_cogs(self) -> None:
         """Register the commands and listeners (no network)."""
@@ -106,12 +114,29 @@ class PolicyBot(commands.Bot):
         """No prefix commands: mentions are handled by the Ask cog's listener."""
 
 
+class ShardedPolicyBot(PolicyBot, commands.AutoShardedBot):
+    """The same bot over several gateway connections (discord.py's ``AutoShardedBot``)."""
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        guilds = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
+        log.info("shard %d of %d ready in %d guilds", shard_id, self.shard_count, guilds)
+
+
 def create_bot(
     settings: BotSettings, service: Service, *, sync: bool = False, **options
 ) -> PolicyBot:
     """The configured bot, not connected (for ``run``, tests and embedding)."""
     apply_endpoints(settings)
-    return PolicyBot(settings, service, sync=sync, **options)
+    if settings.discord_shard_count is None:
+        return PolicyBot(settings, service, sync=sync, **options)
+    return ShardedPolicyBot(
+        settings,
+        service,
+        sync=sync,
+        shard_count=settings.discord_shard_count,
+        shard_ids=settings.discord_shard_ids or None,  # None: every shard of the count
+        **options,
+    )
 
 
 def _fail(message: str) -> int:
@@ -146,10 +171,12 @@ def run(settings: BotSettings, *, sync: bool, service: Service | None = None) ->
         bot = create_bot(settings, service, sync=sync)
         if own_handler is not None:
 
-            async def log_fully() -> None:
+            async def log_fully(*_: int) -> None:
                 own_handler.setLevel(level)
 
+            # A sharded bot is ready only when all its shards are: show each shard's progress.
             bot.add_listener(log_fully, "on_ready")
+            bot.add_listener(log_fully, "on_shard_connect")
         asyncio.run(_serve(bot, token))
     except discord.LoginFailure:
         return _fail(

@@ -176,6 +176,11 @@ def snowflake() -> str:
     return str(next(_ids))
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events on."""
+    return (guild_id >> 22) % shard_count
+
+
 def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
     return {
         "id": str(user_id),
@@ -199,11 +204,11 @@ def member_payload(user_id: int, name: str, *, permissions: int = 0, roles=()) -
     }
 
 
-def channel_payload(channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+def channel_payload(channel_id: int = CHANNEL_ID, guild_id: int = GUILD_ID) -> dict[str, Any]:
     return {
         "id": str(channel_id),
         "type": 0,
-        "guild_id": str(GUILD_ID),
+        "guild_id": str(guild_id),
         "name": "policy",
         "position": 0,
         "permission_overwrites": [],
@@ -300,6 +305,7 @@ def interaction_payload(
     permissions: int = 0,
     roles=(),
     message: dict | None = None,
+    guild_id: int = GUILD_ID,
 ) -> dict[str, Any]:
     """What Discord sends for a slash command (kind 2) or a component click (kind 3)."""
     interaction_id = snowflake()
@@ -309,15 +315,15 @@ def interaction_payload(
         "type": kind,
         "token": f"token-{interaction_id}",
         "version": 1,
-        "guild_id": str(GUILD_ID),
+        "guild_id": str(guild_id),
         "channel_id": str(CHANNEL_ID),
-        "channel": channel_payload(),
+        "channel": channel_payload(guild_id=guild_id),
         "member": member_payload(user_id, name, permissions=permissions, roles=roles),
         "app_permissions": str(discord.Permissions.all().value),
         "locale": "en-US",
         "guild_locale": "en-US",
         "entitlements": [],
-        "authorizing_integration_owners": {"0": str(GUILD_ID)},
+        "authorizing_integration_owners": {"0": str(guild_id)},
         "context": 0,
         "attachment_size_limit": 26214400,
         "data": data,
@@ -354,7 +360,8 @@ class FakeDiscord:
         self.cdn: dict[str, bytes] = {}
         self.messages: dict[str, dict] = {}
         self.threads: list[str] = []  # ids of the threads the bot started
-        self.gateway_ws: web.WebSocketResponse | None = None
+        self.gateways: dict[int, web.WebSocketResponse] = {}  # by shard id; unsharded is 0
+        self.identifies: list[dict] = []  # the data of each IDENTIFY, in arrival order
         self.identified = asyncio.Event()
         self.base = ""
         self._runner: web.AppRunner | None = None
@@ -380,8 +387,9 @@ class FakeDiscord:
         return self
 
     async def stop(self) -> None:
-        if self.gateway_ws is not None and not self.gateway_ws.closed:
-            await self.gateway_ws.close()
+        for ws in self.gateways.values():
+            if not ws.closed:
+                await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -556,7 +564,6 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self.gateway_ws = ws
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -567,25 +574,36 @@ class FakeDiscord:
             elif data["op"] == 2 and self.close_code:
                 await ws.close(code=self.close_code, message=b"Authentication failed.")
             elif data["op"] == 2:
-                await self.dispatch(
-                    "READY",
-                    {
-                        "v": 10,
-                        "user": user_payload(BOT_ID, "PolicyBot", bot=True),
-                        "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-                        "session_id": "fake-session",
-                        "resume_gateway_url": self.gateway_url,
-                        "application": {"id": str(APP_ID), "flags": 0},
-                    },
-                )
-                await self.dispatch("GUILD_CREATE", guild_payload())
-                self.identified.set()
+                await self._ready(ws, data["d"])
         return ws
 
-    async def dispatch(self, event: str, data: dict) -> None:
-        assert self.gateway_ws is not None, "the bot has not connected to the gateway"
+    async def _ready(self, ws: web.WebSocketResponse, identify: dict) -> None:
+        """READY for the shard named in IDENTIFY; as on Discord, the guild only on its shard."""
+        self.identifies.append(identify)
+        shard_id, count = identify.get("shard", (0, 1))
+        self.gateways[shard_id] = ws
+        guilds = [guild_payload()] if shard_of(GUILD_ID, count) == shard_id else []
+        ready = {
+            "v": 10,
+            "user": user_payload(BOT_ID, "PolicyBot", bot=True),
+            "guilds": [{"id": g["id"], "unavailable": True} for g in guilds],
+            "session_id": f"fake-session-{shard_id}",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+        if "shard" in identify:
+            ready["shard"] = identify["shard"]
+        await self.dispatch("READY", ready, shard=shard_id)
+        for guild in guilds:
+            await self.dispatch("GUILD_CREATE", guild, shard=shard_id)
+        self.identified.set()
+
+    async def dispatch(self, event: str, data: dict, *, shard: int = 0) -> None:
+        """Send an event down the connection of ``shard``."""
+        assert shard in self.gateways, f"shard {shard} has not identified"
         self._seq += 1
-        await self.gateway_ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
+        message = {"op": 0, "t": event, "s": self._seq, "d": data}
+        await self.gateways[shard].send_str(json.dumps(message))
 
 
 async def feed(bot: discord.Client, payload: dict) -> float:

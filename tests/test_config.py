@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
+
+from bot.__main__ import main as bot_main
 from bot.config import BotSettings
+from retrieval.cli import main as cli_main
 from retrieval.config import Settings
 from tests.conftest import REPO
 
@@ -36,3 +41,50 @@ def test_settings_read_env_file_and_lists(monkeypatch):
     assert settings.db_url == "sqlite:////tmp/x/policybot.db"
     assert settings.discord_token is None
     assert not hasattr(Settings(), "discord_token")  # the engine never holds the token
+
+
+def test_env_example_copied_to_env_loads():
+    """Its empty values mean "not set", as its comments say."""
+    shutil.copy(REPO / ".env.example", ".env")
+    settings = BotSettings()
+    assert settings.discord_guild_id is None and settings.discord_shard_count is None
+    assert settings.discord_shard_ids == [] and settings.runs_shard_zero
+
+
+def test_shard_settings_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("POLICYBOT_DISCORD_SHARD_COUNT", "4")
+    monkeypatch.setenv("POLICYBOT_DISCORD_SHARD_IDS", "2, 3")
+    settings = BotSettings()
+    assert settings.discord_shard_count == 4 and settings.discord_shard_ids == [2, 3]
+    assert not settings.runs_shard_zero
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "expected"),
+    [
+        ("", "1", "SHARD_IDS='1': Value error, needs POLICYBOT_DISCORD_SHARD_COUNT"),
+        ("2", "0,2", "shard 2 is out of range: with POLICYBOT_DISCORD_SHARD_COUNT=2 shard ids"),
+        ("2", "-1", "shard -1 is out of range"),
+        ("3", "1,1", "SHARD_IDS='1,1': Value error, shard 1 is listed twice"),
+        ("0", "", "SHARD_COUNT='0': Input should be greater than or equal to 1"),
+        ("2", "one", "='one': Input should be a valid integer"),
+    ],
+)
+def test_invalid_shard_settings_are_one_line_naming_the_variable(
+    monkeypatch, capsys, count, ids, expected
+):
+    monkeypatch.setenv("POLICYBOT_DISCORD_SHARD_COUNT", count)
+    monkeypatch.setenv("POLICYBOT_DISCORD_SHARD_IDS", ids)
+    assert bot_main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("policybot: invalid setting POLICYBOT_DISCORD_")
+    assert expected in err
+
+
+def test_policybot_bot_reports_an_invalid_bot_setting_in_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("POLICYBOT_DISCORD_SHARD_IDS", "1")
+    with pytest.raises(SystemExit) as done:
+        cli_main(["bot", "--sync"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("Error: invalid setting POLICYBOT_DISCORD_SHARD_IDS='1': Value error")
