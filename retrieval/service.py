@@ -229,7 +229,8 @@ class Service:
     ) -> AddResult:
         """Copy a file into the corpus (atomically) and index it; ``metadata`` (title, date, …)
         replaces what the file says or lacks, and is kept beside it."""
-        from retrieval.documents import load_bytes, read_path
+        from retrieval.documents import load_bytes
+        from retrieval.files import read_path
 
         with self._audited(actor, "add", printable(str(path))):
             data = read_path(Path(path), self.settings.max_document_bytes)
@@ -279,7 +280,7 @@ class Service:
             if self.store.document_count() == 1:
                 raise DocumentError("This is the last document; an index needs at least one.")
             info = self.store.info(row, self.store.chunk_counts().get(doc_id, 0))
-            from retrieval.documents import metadata_file
+            from retrieval.metadata import metadata_file
 
             source = Path(row.source)
             removed = RemovedFiles(self.settings.data_dir / "removed")
@@ -351,7 +352,7 @@ class Service:
         metadata: Mapping[str, str] | None = None,
         progress: Progress | None = None,
     ) -> AddResult:
-        from retrieval.documents import OVERRIDABLE_KEYS, checked_metadata, metadata_file
+        from retrieval.metadata import OVERRIDABLE_KEYS, checked_metadata, metadata_file
 
         started = time.perf_counter()
         given = {k: v for k, v in (metadata or {}).items() if v}
