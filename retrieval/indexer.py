@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.chunking import CHUNKER_VERSION, chunk_text, embedding_text, fit_to_model
+from retrieval.chunking import CHUNKER_VERSION, chunk_text
 from retrieval.documents import SourceDocument, load_path, slugify
 from retrieval.embedding import Embedder
 from retrieval.errors import DocumentError, PolicyBotError, printable
@@ -26,6 +26,7 @@ from retrieval.files import SUPPORTED_SUFFIXES
 from retrieval.index import Build, IndexDirectory, Manifest, new_build_id
 from retrieval.lexical import terms, words
 from retrieval.metadata import read_metadata
+from retrieval.model_input import embedding_text, fit_to_model
 from retrieval.names import DocumentNames
 from retrieval.snapshot import StoredPassage, analyse
 from retrieval.spelling import Spelling
