@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from retrieval.answer import to_passage
 from retrieval.asking import answer_question
 from retrieval.chunking import CHUNKER_VERSION
 from retrieval.config import Settings
@@ -33,6 +32,7 @@ from retrieval.errors import (
 )
 from retrieval.index import INDEX_FORMAT, IndexDirectory
 from retrieval.params import Params
+from retrieval.passages import to_passage
 from retrieval.snapshot import Snapshot
 from retrieval.types import (
     AddResult,
