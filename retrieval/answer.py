@@ -1,48 +1,30 @@
-"""From candidate passages to an answer: score sentences, rerank passages, or abstain."""
+"""From candidate passages to an answer: rerank passages, quote their best sentences, or abstain.
+
+Scoring and picking the sentences is in answer_sentences.py; a row becomes a Passage in passages.py.
+"""
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
-from urllib.parse import quote
 
 import numpy as np
 
 from retrieval.abstention import judge
+from retrieval.answer_sentences import (
+    ScoredSentence,
+    coverage,
+    list_items,
+    pick_sentences,
+    score_sentences,
+    status_first,
+    weighted_terms,
+)
 from retrieval.answer_types import QuestionForm, asks_status
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
-from retrieval.lexical import terms
 from retrieval.params import Params
+from retrieval.passages import to_passage
 from retrieval.quotes import readable
 from retrieval.snapshot import Snapshot
-from retrieval.types import Answer, AnswerSentence, Passage, Reasons
-
-
-@dataclass(frozen=True)
-class _Sentence:
-    row: int
-    start: int
-    end: int
-    score: float
-    opens_list: bool  # the sentence announces a list ("… the following:")
-    coverage: float = 0.0  # share of the question's IDF weight it holds, with its heading
-
-
-def _weighted_terms(question: str, snapshot: Snapshot) -> dict[int, float]:
-    """The question's term ids with their IDF (a term no passage holds weighs 0)."""
-    return {
-        snapshot.vocabulary.get(t, -1): snapshot.lexical.idf(t)
-        for t in sorted(set(terms(question)))
-    }
-
-
-def coverage(weights: dict[int, float], present: frozenset[int]) -> float:
-    """Share of the question's IDF weight whose terms are among ``present``."""
-    total = sum(weights.values())
-    if not total:
-        return 0.0
-    return sum(w for t, w in weights.items() if t in present) / total
+from retrieval.types import Answer, AnswerSentence, Reasons
 
 
 def compose(
@@ -78,7 +60,7 @@ def compose(
     pool += [row for row in shaped if row not in pool]
     if not pool:
         return Answer(question, (), (), abstained=True)
-    weights = _weighted_terms(form.topic, snapshot)
+    weights = weighted_terms(form.topic, snapshot)
     name_ids = {
         d: frozenset(snapshot.term_ids(" ".join(snapshot.names.names.get(d, ())))) for d in named
     }
@@ -98,10 +80,8 @@ def compose(
     by_retrieval = sorted(pool, key=retrieval_score.__getitem__, reverse=True)
     shortlist = by_retrieval[: params.shortlist]  # only these have their sentences embedded
     shortlist += [row for row in shaped if row not in shortlist]
-    sentences = _score_sentences(
-        shape, snapshot, shortlist, weights, query_vector, embedder, params
-    )
-    best_in_row: dict[int, _Sentence] = {}
+    sentences = score_sentences(shape, snapshot, shortlist, weights, query_vector, embedder, params)
+    best_in_row: dict[int, ScoredSentence] = {}
     for sentence in sentences:
         if sentence.row not in best_in_row or sentence.score > best_in_row[sentence.row].score:
             best_in_row[sentence.row] = sentence
@@ -152,12 +132,12 @@ def compose(
             reasons=reasons,
         )
 
-    items = _list_items(ranked[0], continuation, best_in_row, snapshot, params)
+    items = list_items(ranked[0], continuation, best_in_row, snapshot, params)
     if form.wants_list and len(items) > 1:
         chosen = items
     else:
         doc_of = {row: snapshot.passages[row].doc_id for row in ranked[:top_k]}
-        chosen = _answer_sentences(sentences, best_in_row, ranked[:top_k], params, doc_of)
+        chosen = pick_sentences(sentences, best_in_row, ranked[:top_k], params, doc_of)
     chosen = [s for s in chosen if s.row in ranked[:top_k]] or chosen[:1]
     position = {row: i for i, row in enumerate(ranked)}
     answer_sentences = tuple(
@@ -170,7 +150,7 @@ def compose(
         for s in chosen
     )
     if status_of:
-        answer_sentences = _status_first(answer_sentences, status_of, ranked, snapshot, params)
+        answer_sentences = status_first(answer_sentences, status_of, ranked, snapshot, params)
     highlights: dict[int, list[tuple[int, int]]] = {}
     for s in chosen or [best_in_row[r] for r in ranked if r in best_in_row]:
         highlights.setdefault(s.row, []).append((s.start, s.end))
@@ -211,22 +191,6 @@ def _each_named_shown(
     return shown + [r for r in ranked if r not in shown]
 
 
-def _status_first(
-    sentences: tuple[AnswerSentence, ...],
-    doc_id: str,
-    ranked: list[int],
-    snapshot: Snapshot,
-    params: Params,
-) -> tuple[AnswerSentence, ...]:
-    """The named document's recorded status, in words, before the quotes."""
-    document = snapshot.documents[doc_id]
-    source = next((i for i, r in enumerate(ranked) if snapshot.passages[r].doc_id == doc_id), None)
-    if not document.status or source is None:
-        return sentences
-    status = AnswerSentence(f"{document.title}: {document.status}.", source + 1, kind="status")
-    return (status, *sentences[: params.max_answer_sentences - 1])
-
-
 def _pool(rows: list[int], candidates: Candidates, params: Params) -> list[int]:
     """The leading fused rows, plus each retriever's own best: fusion can bury a row that only
     one of them finds (a paraphrase the words miss, a rare term the vectors miss)."""
@@ -237,73 +201,8 @@ def _pool(rows: list[int], candidates: Candidates, params: Params) -> list[int]:
     return pool
 
 
-def _score_sentences(
-    shape, snapshot, rows, weights, query_vector, embedder, params: Params
-) -> list[_Sentence]:
-    """Each choosable sentence of ``rows``: cosine to the question, term coverage with its
-    heading, and the bonus for holding the kind of answer asked for."""
-    table = snapshot.analysis.sentences
-    chosen = [(row, i) for row in rows for i in table.of(row) if table.scored[i]]
-    if not chosen:
-        return []
-    indices = np.array([i for _, i in chosen])
-    texts = [snapshot.passages[row].text[table.start[i] : table.end[i]] for row, i in chosen]
-    vectors = np.array(snapshot.sentence_vectors[indices])
-    pending = np.flatnonzero(~snapshot.sentence_ready[indices])
-    if len(pending):  # the build's sentence pass has not reached these yet
-        vectors[pending] = embedder.embed([texts[k] for k in pending])
-    cosines = vectors @ query_vector
-    result = []
-    for (row, i), text, cos in zip(chosen, texts, cosines, strict=True):
-        covered = coverage(weights, table.terms.of(i))
-        score = (
-            float(cos)
-            + params.lexical_weight * covered
-            + params.shape_weight * bool(shape and shape.search(text))
-        )
-        start, end = int(table.start[i]), int(table.end[i])
-        result.append(_Sentence(row, start, end, score, bool(table.opens_list[i]), covered))
-    return result
-
-
-def _answer_sentences(
-    sentences: list[_Sentence],
-    best_in_row: dict[int, _Sentence],
-    shown: list[int],
-    params: Params,
-    doc_of: dict[int, str],
-) -> list[_Sentence]:
-    """The best sentence of each shown passage, while close to the overall best. One from
-    another document than the best sentence's joins only when it too holds the question's key
-    terms. A sentence that announces a list ("… as follows:") brings the next sentence along.
-    """
-    ranked = sorted(
-        (best_in_row[row] for row in shown if row in best_in_row),
-        key=lambda s: s.score,
-        reverse=True,
-    )
-    if not ranked:
-        return []
-    chosen: list[_Sentence] = []
-    for s in ranked:
-        if (
-            s.score < ranked[0].score - params.sentence_margin
-            or len(chosen) >= params.max_answer_sentences
-        ):
-            break
-        other_document = doc_of[s.row] != doc_of[ranked[0].row]
-        if other_document and s.coverage < params.other_document_coverage:
-            continue
-        chosen.append(s)
-        following = [t for t in sentences if t.row == s.row and t.start >= s.end]
-        if s.opens_list and following and len(chosen) < params.max_answer_sentences:
-            chosen.append(min(following, key=lambda t: t.start))
-    order = {row: i for i, row in enumerate(shown)}
-    return sorted(chosen, key=lambda s: (order[s.row], s.start))
-
-
 def _list_continuation(
-    top: int, best_in_row: dict[int, _Sentence], snapshot: Snapshot, params: Params
+    top: int, best_in_row: dict[int, ScoredSentence], snapshot: Snapshot, params: Params
 ) -> list[int]:
     """When the best passage announces a list, the passages under its heading that carry the
     list on: they are shown right after it."""
@@ -316,27 +215,6 @@ def _list_continuation(
             break
         continuation.append(row)
     return continuation
-
-
-def _list_items(
-    top: int,
-    continuation: list[int],
-    best_in_row: dict[int, _Sentence],
-    snapshot: Snapshot,
-    params: Params,
-) -> list[_Sentence]:
-    """The opening sentences of the items of the list the best passage announces."""
-    if not continuation:
-        return []
-    intro = best_in_row[top]
-    table = snapshot.analysis.sentences
-    items = [
-        _Sentence(row, int(table.start[i]), int(table.end[i]), intro.score, opens_list=False)
-        for row in (top, *continuation)
-        for i in table.of(row)
-        if table.item[i] and (row != top or table.start[i] >= intro.end)
-    ]
-    return items[: params.max_answer_sentences]
 
 
 def _diversify(
@@ -364,42 +242,3 @@ def _diversify(
         doc_id = snapshot.passages[pick].doc_id
         shown[doc_id] = shown.get(doc_id, 0) + 1
     return ordered
-
-
-def to_passage(
-    snapshot: Snapshot, row: int, score: float = 0.0, highlights: tuple[tuple[int, int], ...] = ()
-) -> Passage:
-    stored = snapshot.passages[row]
-    document = snapshot.documents[stored.doc_id]
-    quote_span = highlights[0] if highlights else None
-    link = text_fragment_link(document.url, stored.text[slice(*quote_span)] if quote_span else "")
-    return Passage(
-        chunk_id=stored.chunk_id,
-        document=document,
-        heading=stored.heading,
-        text=stored.text,
-        start=stored.start,
-        end=stored.end,
-        score=score,
-        highlights=highlights,
-        link=link,
-    )
-
-
-def text_fragment_link(url: str, sentence: str) -> str:
-    """The URL with a ``#:~:text=start,end`` fragment that scrolls to the quoted sentence."""
-    words = sentence.split()
-    if (
-        not url.startswith(("http://", "https://"))
-        or url.lower().endswith(".pdf")
-        or len(words) < 3
-    ):
-        return url
-
-    def encode(part: list[str]) -> str:
-        return quote(" ".join(part), safe="").replace("-", "%2D")
-
-    base = re.sub(r"#.*$", "", url)
-    if len(words) <= 8:
-        return f"{base}#:~:text={encode(words)}"
-    return f"{base}#:~:text={encode(words[:4])},{encode(words[-4:])}"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from retrieval.documents import SUPPORTED_SUFFIXES
 from retrieval.errors import FetchError, printable
+from retrieval.files import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,10 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from retrieval.documents import (
-    SUPPORTED_SUFFIXES,
-    SourceDocument,
-    load_path,
-    read_metadata,
-    slugify,
-)
+from retrieval.documents import SourceDocument, load_path, slugify
 from retrieval.errors import DocumentError, PolicyBotError, printable
+from retrieval.files import SUPPORTED_SUFFIXES
+from retrieval.metadata import read_metadata
 from retrieval.store import UPLOADED, DocumentRow
 
 

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.builds import LocalBuilds, Recipe, build_row, make_build, passage_text
-from retrieval.chunking import CHUNKER_VERSION, chunk_text, embedding_text, fit_to_model
+from retrieval.chunking import CHUNKER_VERSION, chunk_text
 from retrieval.embedding import Embedder
 from retrieval.errors import DocumentError, PolicyBotError, printable
 from retrieval.importing import Limits, import_folders
 from retrieval.index import Build, Manifest, new_build_id
+from retrieval.model_input import embedding_text, fit_to_model
 from retrieval.store import BuildRow, Change, ChunkRow, DocumentRow, OriginalRow, Store, sha256
 from retrieval.types import IndexReport
 

@@ -14,7 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.answer import to_passage
 from retrieval.asking import answer_question
 from retrieval.chunking import CHUNKER_VERSION
 from retrieval.config import Settings
@@ -31,6 +30,7 @@ from retrieval.errors import (
 )
 from retrieval.index import IndexDirectory, made_differently
 from retrieval.params import Params
+from retrieval.passages import to_passage
 from retrieval.snapshot import Snapshot
 from retrieval.types import (
     AddResult,
@@ -261,7 +261,8 @@ class Service:
     ) -> AddResult:
         """Store a file's text and bytes in the database and index it; ``metadata`` (title,
         date, …) replaces what the file says or lacks."""
-        from retrieval.documents import load_bytes, read_path
+        from retrieval.documents import load_bytes
+        from retrieval.files import read_path
 
         with self._audited(actor, "add", printable(str(path))):
             data = read_path(Path(path), self.settings.max_document_bytes)
@@ -352,7 +353,7 @@ class Service:
     def _keep_removed(self, row):
         """Keep what a removal takes away: a folder's file moves aside (so the next import does
         not bring it back), an upload's bytes are written out. Returns what undoes it."""
-        from retrieval.documents import metadata_file
+        from retrieval.metadata import metadata_file
         from retrieval.store import UPLOADED
 
         removed = RemovedFiles(self.settings.data_dir / "removed")
@@ -398,9 +399,9 @@ class Service:
     ) -> AddResult:
         """Store an uploaded document, its bytes and the build that includes it in one
         transaction: a failure or a SIGTERM before it leaves the database as it was."""
-        from retrieval.documents import OVERRIDABLE_KEYS, checked_metadata
         from retrieval.importing import document_row
         from retrieval.indexer import Work
+        from retrieval.metadata import OVERRIDABLE_KEYS, checked_metadata
         from retrieval.store import UPLOADED, OriginalRow
 
         started = time.perf_counter()

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.chunking import embedding_text
 from retrieval.config import Settings, process_defaults
 from retrieval.evaluate import load_questions
 from retrieval.index import Build, IndexDirectory, new_build_id
 from retrieval.lexical import terms
+from retrieval.model_input import embedding_text
 from retrieval.service import Service
 from retrieval.snapshot import Analysis, SentenceTable, TermSets
 

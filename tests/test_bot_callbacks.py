@@ -38,13 +38,13 @@ from tests.discord_fakes import (
     GUILD_ID,
     NEW_DOC,
     USER_ID,
-    stored_documents,
     fake_interaction,
     fake_member,
     fake_message_with,
     make_service,
     make_settings,
     sent_kwargs,
+    stored_documents,
 )
 
 QUESTION = "Who signed the MOU between the US and UK AI Safety Institutes?"

@@ -25,13 +25,13 @@ from tests.discord_fakes import (
     USER_ID,
     FakeDiscord,
     command_data,
-    stored_documents,
     feed,
     interaction_payload,
     make_service,
     make_settings,
     only,
     snowflake,
+    stored_documents,
 )
 
 QUESTION = "Who signed the MOU between the US and UK AI Safety Institutes?"

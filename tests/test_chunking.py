@@ -11,10 +11,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.chunking import chunk_text, count_tokens, embedding_text, fit_to_model
+from retrieval.chunking import chunk_text
 from retrieval.documents import load_path
 from retrieval.errors import DocumentError
+from retrieval.model_input import embedding_text, fit_to_model
 from retrieval.sentences import sentence_spans
+from retrieval.token_budget import count_tokens
 from tests.conftest import SHARED_CORPUS, needs_shared
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12)

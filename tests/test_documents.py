@@ -16,8 +16,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.documents import SourceDocument, detect_kind, load_bytes, load_path, slugify
+from retrieval.documents import SourceDocument, load_bytes, load_path, slugify
 from retrieval.errors import DocumentError, printable
+from retrieval.files import detect_kind
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"

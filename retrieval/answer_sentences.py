@@ -1,0 +1,143 @@
+"""The sentences an answer is made of: each scored against the question, the best picked, a
+list's items, and a named document's status put first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.lexical import terms
+from retrieval.params import Params
+from retrieval.snapshot import Snapshot
+from retrieval.types import AnswerSentence
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A sentence of a shortlisted passage, with its score against the question."""
+
+    row: int
+    start: int
+    end: int
+    score: float
+    opens_list: bool  # the sentence announces a list ("… the following:")
+    coverage: float = 0.0  # share of the question's IDF weight it holds, with its heading
+
+
+def weighted_terms(question: str, snapshot: Snapshot) -> dict[int, float]:
+    """The question's term ids with their IDF (a term no passage holds weighs 0)."""
+    return {
+        snapshot.vocabulary.get(t, -1): snapshot.lexical.idf(t)
+        for t in sorted(set(terms(question)))
+    }
+
+
+def coverage(weights: dict[int, float], present: frozenset[int]) -> float:
+    """Share of the question's IDF weight whose terms are among ``present``."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    return sum(w for t, w in weights.items() if t in present) / total
+
+
+def score_sentences(
+    shape, snapshot, rows, weights, query_vector, embedder, params: Params
+) -> list[ScoredSentence]:
+    """Each choosable sentence of ``rows``: cosine to the question, term coverage with its
+    heading, and the bonus for holding the kind of answer asked for."""
+    table = snapshot.analysis.sentences
+    chosen = [(row, i) for row in rows for i in table.of(row) if table.scored[i]]
+    if not chosen:
+        return []
+    indices = np.array([i for _, i in chosen])
+    texts = [snapshot.passages[row].text[table.start[i] : table.end[i]] for row, i in chosen]
+    vectors = np.array(snapshot.sentence_vectors[indices])
+    pending = np.flatnonzero(~snapshot.sentence_ready[indices])
+    if len(pending):  # the build's sentence pass has not reached these yet
+        vectors[pending] = embedder.embed([texts[k] for k in pending])
+    cosines = vectors @ query_vector
+    result = []
+    for (row, i), text, cos in zip(chosen, texts, cosines, strict=True):
+        covered = coverage(weights, table.terms.of(i))
+        score = (
+            float(cos)
+            + params.lexical_weight * covered
+            + params.shape_weight * bool(shape and shape.search(text))
+        )
+        start, end = int(table.start[i]), int(table.end[i])
+        result.append(ScoredSentence(row, start, end, score, bool(table.opens_list[i]), covered))
+    return result
+
+
+def pick_sentences(
+    sentences: list[ScoredSentence],
+    best_in_row: dict[int, ScoredSentence],
+    shown: list[int],
+    params: Params,
+    doc_of: dict[int, str],
+) -> list[ScoredSentence]:
+    """The best sentence of each shown passage, while close to the overall best. One from
+    another document than the best sentence's joins only when it too holds the question's key
+    terms. A sentence that announces a list ("… as follows:") brings the next sentence along.
+    """
+    ranked = sorted(
+        (best_in_row[row] for row in shown if row in best_in_row),
+        key=lambda s: s.score,
+        reverse=True,
+    )
+    if not ranked:
+        return []
+    chosen: list[ScoredSentence] = []
+    for s in ranked:
+        if (
+            s.score < ranked[0].score - params.sentence_margin
+            or len(chosen) >= params.max_answer_sentences
+        ):
+            break
+        other_document = doc_of[s.row] != doc_of[ranked[0].row]
+        if other_document and s.coverage < params.other_document_coverage:
+            continue
+        chosen.append(s)
+        following = [t for t in sentences if t.row == s.row and t.start >= s.end]
+        if s.opens_list and following and len(chosen) < params.max_answer_sentences:
+            chosen.append(min(following, key=lambda t: t.start))
+    order = {row: i for i, row in enumerate(shown)}
+    return sorted(chosen, key=lambda s: (order[s.row], s.start))
+
+
+def list_items(
+    top: int,
+    continuation: list[int],
+    best_in_row: dict[int, ScoredSentence],
+    snapshot: Snapshot,
+    params: Params,
+) -> list[ScoredSentence]:
+    """The opening sentences of the items of the list the best passage announces."""
+    if not continuation:
+        return []
+    intro = best_in_row[top]
+    table = snapshot.analysis.sentences
+    items = [
+        ScoredSentence(row, int(table.start[i]), int(table.end[i]), intro.score, opens_list=False)
+        for row in (top, *continuation)
+        for i in table.of(row)
+        if table.item[i] and (row != top or table.start[i] >= intro.end)
+    ]
+    return items[: params.max_answer_sentences]
+
+
+def status_first(
+    sentences: tuple[AnswerSentence, ...],
+    doc_id: str,
+    ranked: list[int],
+    snapshot: Snapshot,
+    params: Params,
+) -> tuple[AnswerSentence, ...]:
+    """The named document's recorded status, in words, before the quotes."""
+    document = snapshot.documents[doc_id]
+    source = next((i for i, r in enumerate(ranked) if snapshot.passages[r].doc_id == doc_id), None)
+    if not document.status or source is None:
+        return sentences
+    status = AnswerSentence(f"{document.title}: {document.status}.", source + 1, kind="status")
+    return (status, *sentences[: params.max_answer_sentences - 1])
