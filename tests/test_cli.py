@@ -37,6 +37,12 @@ def cli(monkeypatch, tmp_path, corpus, capsys, real_embedder):
     return run
 
 
+@pytest.fixture
+def any_backend(monkeypatch, database_url):
+    """The commands of a test that takes this run on SQLite, then on PostgreSQL."""
+    monkeypatch.setenv("POLICYBOT_DATABASE_URL", database_url)
+
+
 def test_ask_answers_the_flagship_question_with_citation(cli):
     code, out, err = cli("ask", "Who signed the US–UK AI MOU?")
     assert code == 0, err
@@ -66,7 +72,7 @@ def test_ask_json_and_filters(cli):
     assert data["passages"][0]["document"]["status"] == "superseded by the 2025 guidance"
 
 
-def test_index_status_list_and_incremental(cli):
+def test_index_status_list_and_incremental(cli, any_backend):
     code, out, _ = cli("index")
     assert code == 0 and re.search(r"2 documents, \d+ chunks, \d+ embedded; published build", out)
     code, out, _ = cli("index")
@@ -82,7 +88,7 @@ def test_index_status_list_and_incremental(cli):
     assert "techradar-us-uk-ai-safety-mou" in out and "⚠ superseded by the 2025 guidance" in out
 
 
-def test_add_and_remove(cli, tmp_path, corpus):
+def test_add_and_remove(cli, any_backend, tmp_path, corpus):
     new = tmp_path / "audit-rule.md"
     new.write_text("# Audit rule\n\nProviders must commission an independent audit every year.\n")
     code, out, _ = cli("add", str(new))
@@ -211,7 +217,7 @@ def test_broken_state_is_one_line_with_the_command_that_fixes_it(cli, tmp_path, 
     assert code == 1 and "database" in err and "policybot index" in err
 
 
-def test_add_takes_the_metadata_a_file_lacks(cli, tmp_path, corpus):
+def test_add_takes_the_metadata_a_file_lacks(cli, any_backend, tmp_path, corpus):
     new = tmp_path / "scan.txt"
     new.write_text("Developers must keep logs of every evaluation of a frontier model.\n")
     code, out, err = cli(

@@ -1,4 +1,5 @@
-"""The service with a real SQLite file and real FAISS/BM25 indexes (fake embedder)."""
+"""The service on a real database (SQLite, then PostgreSQL) with real FAISS/BM25 indexes and
+the fake embedder."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ date: 2025-02-01
 
 Developers must report training runs above the compute threshold to the agency.
 """
+
+
+@pytest.fixture
+def settings(settings, database_url):
+    """Every service test runs on SQLite and on PostgreSQL."""
+    return settings.model_copy(update={"database_url": database_url})
 
 
 def snapshot_of(service: Service, corpus):
