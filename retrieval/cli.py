@@ -28,7 +28,8 @@ app = typer.Typer(
 CorpusOption = Annotated[
     list[Path] | None,
     typer.Option(
-        "--corpus", help="Folder of documents to use instead of the configured ones (repeatable)."
+        "--corpus",
+        help="Folder of documents to import instead of the configured ones (repeatable).",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -142,9 +143,10 @@ def index(
     ] = False,
     corpus: CorpusOption = None,
 ) -> None:
-    """Index the corpus folders: new or changed documents are embedded, removed ones dropped.
+    """Import the corpus folders into the database and publish a build of every document.
 
-    Example: policybot index --corpus ../shared/corpus
+    A folder's new or changed files are embedded, and its documents whose files are gone are
+    dropped; uploads and other folders' documents stay. Example: policybot index --corpus ../shared/corpus
     """
     report = _service(corpus).reindex(rebuild=rebuild, progress=_progress())
     for line in report.skipped:
@@ -171,7 +173,7 @@ def add(
     status: _meta_option("status (in force, revoked … by …, draft, …)") = None,
     corpus: CorpusOption = None,
 ) -> None:
-    """Copy documents into the corpus (the first corpus folder) and index them.
+    """Store documents in the database (text, metadata and the file's bytes) and index them.
 
     Example: policybot add report.pdf --title "AI Safety Report" --date 2025-01-29
     """

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Database and index files.")
     corpus_dirs: Annotated[list[Path], NoDecode] = Field(
         [Path("corpus")],
-        description="Folders of documents to index, comma-separated; `add` copies into the first.",
+        description="Folders of documents imported into the database, comma-separated; may be empty.",
     )
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     embedding_model: str = Field(
