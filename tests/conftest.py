@@ -41,9 +41,11 @@ Results are shared with the regulator within thirty days.
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    """One ONNX export of the packaged model for the whole session (about 5 s)."""
-    return tmp_path_factory.mktemp("models")
+def model_dir(request) -> Path:
+    """The ONNX export of the packaged model, kept in pytest's cache folder: a fresh clone
+    exports it once (about 12 s here); later runs reuse it, as a data folder does (its folder
+    name carries the exporter's format and the model files' identity, its checksum is checked)."""
+    return request.config.cache.mkdir("policybot-models")
 
 
 @pytest.fixture(autouse=True)
