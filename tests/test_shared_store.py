@@ -164,6 +164,50 @@ def start_all(
     ]
 
 
+# A serving process (its own data folder, empty corpus setting) that asks until the answer
+# cites the document another process adds.
+WATCH = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from retrieval.config import Settings
+    from retrieval.service import Service
+    from tests.fakes import HashEmbedder
+
+    url, data, question, doc_id = sys.argv[1:5]
+    settings = Settings(_env_file=None, data_dir=Path(data), corpus_dirs=[], database_url=url,
+                        embedding_model="hash-embedder")
+    service = Service(settings, embedder=HashEmbedder())
+    assert doc_id not in {p.document.doc_id for p in service.ask(question).passages}
+    print("serving", flush=True)
+    started = time.monotonic()
+    while time.monotonic() - started < 60:
+        if doc_id in {p.document.doc_id for p in service.ask(question).passages}:
+            sys.exit(0)
+        time.sleep(0.05)
+    sys.exit(1)
+    """
+)
+
+
+def test_a_serving_process_cites_what_another_process_added(pair, tmp_path, database_url):
+    a, _ = pair
+    watcher = subprocess.Popen(
+        [sys.executable, "-c", WATCH, database_url, str(tmp_path / "w"), AUDIT_QUESTION,
+         "audit-rule"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert watcher.stdout.readline().strip() == "serving", watcher.stderr.read()
+        upload = tmp_path / "audit-rule.md"
+        upload.write_text(AUDIT_RULE)
+        a.add_file(upload)
+        assert watcher.wait(timeout=90) == 0, watcher.stderr.read()
+    finally:
+        watcher.kill()
+        watcher.wait()
+
+
 def test_six_processes_start_at_once_on_an_empty_database(tmp_path, database_url, corpus):
     """Each creates the schema if missing and imports the same folder: one wins, the others
     find its build; no duplicate key, no crash."""
