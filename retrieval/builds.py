@@ -23,7 +23,8 @@ from retrieval.lexical import terms, words
 from retrieval.names import DocumentNames
 from retrieval.snapshot import StoredPassage, analyse
 from retrieval.spelling import Spelling
-from retrieval.store import BuildRow, ChunkRow, DocumentRow, Store, sha256, to_info
+from retrieval.store import Store
+from retrieval.tables import BuildRow, ChunkRow, DocumentRow, sha256, to_info
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ from retrieval.errors import DocumentError, PolicyBotError, printable
 from retrieval.importing import Limits, import_folders
 from retrieval.index import Build, Manifest, new_build_id
 from retrieval.model_input import embedding_text, fit_to_model
-from retrieval.store import BuildRow, Change, ChunkRow, DocumentRow, OriginalRow, Store, sha256
+from retrieval.store import Store
+from retrieval.tables import BuildRow, Change, ChunkRow, DocumentRow, OriginalRow, sha256
 from retrieval.types import IndexReport
 
 log = logging.getLogger(__name__)

@@ -354,7 +354,7 @@ class Service:
         """Keep what a removal takes away: a folder's file moves aside (so the next import does
         not bring it back), an upload's bytes are written out. Returns what undoes it."""
         from retrieval.metadata import metadata_file
-        from retrieval.store import UPLOADED
+        from retrieval.tables import UPLOADED
 
         removed = RemovedFiles(self.settings.data_dir / "removed")
         if row.origin == UPLOADED:
@@ -402,7 +402,7 @@ class Service:
         from retrieval.importing import document_row
         from retrieval.indexer import Work
         from retrieval.metadata import OVERRIDABLE_KEYS, checked_metadata
-        from retrieval.store import UPLOADED, OriginalRow
+        from retrieval.tables import UPLOADED, OriginalRow
 
         started = time.perf_counter()
         given = {k: v for k, v in (metadata or {}).items() if v}
