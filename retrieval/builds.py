@@ -18,8 +18,9 @@ import numpy as np
 from filelock import FileLock
 
 from retrieval.chunking import CHUNKER_VERSION
-from retrieval.index import Build, IndexDirectory, Manifest
+from retrieval.index import IndexDirectory
 from retrieval.lexical import terms, words
+from retrieval.manifest import Build, Manifest
 from retrieval.names import DocumentNames
 from retrieval.snapshot import StoredPassage, analyse
 from retrieval.spelling import Spelling

@@ -28,7 +28,8 @@ from retrieval.errors import (
     UnknownDocument,
     printable,
 )
-from retrieval.index import IndexDirectory, made_differently
+from retrieval.index import IndexDirectory
+from retrieval.manifest import made_differently
 from retrieval.params import Params
 from retrieval.passages import to_passage
 from retrieval.snapshot import Snapshot
