@@ -18,12 +18,14 @@ import numpy as np
 from filelock import FileLock
 
 from retrieval.chunking import CHUNKER_VERSION
-from retrieval.index import Build, IndexDirectory, Manifest
+from retrieval.index import IndexDirectory
 from retrieval.lexical import terms, words
+from retrieval.manifest import Build, Manifest
 from retrieval.names import DocumentNames
 from retrieval.snapshot import StoredPassage, analyse
 from retrieval.spelling import Spelling
-from retrieval.store import BuildRow, ChunkRow, DocumentRow, Store, sha256, to_info
+from retrieval.store import Store
+from retrieval.tables import BuildRow, ChunkRow, DocumentRow, sha256, to_info
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import warnings
@@ -15,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from retrieval import cli_reports
+from retrieval.cli_progress import progress_bars
 from retrieval.errors import PolicyBotError, printable
 from retrieval.types import Filters
 
@@ -43,53 +44,6 @@ def _service(corpus: list[Path] | None = None, params=None):
     if corpus:
         settings = settings.model_copy(update={"corpus_dirs": list(corpus)})
     return Service(settings, params=params)
-
-
-def _progress():
-    """A tqdm bar on stderr for each embedding pass (passages, then sentences) with work to do."""
-    from tqdm import tqdm
-
-    bars: dict[str, tqdm] = {}
-
-    def update(what: str, done: int, total: int) -> None:
-        if total == 0:
-            return
-        if what not in bars:
-            # A terminal that reports no width (a pty from docker exec, script) would get an
-            # empty bar: fall back to 80 columns.
-            width = shutil.get_terminal_size((80, 20)).columns or 80
-            bars[what] = tqdm(
-                total=total,
-                unit=what[:-1],
-                desc=f"Embedding {what}",
-                file=_Stream(sys.stderr),
-                ncols=min(width, 100),
-            )
-        bar = bars[what]
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    return update
-
-
-class _Stream:
-    """sys.stderr behind a plain object: tqdm 4.70 given a terminal's sys.stderr itself drew
-    nothing (an empty line under a pty), while the same bar through a wrapper shows."""
-
-    encoding = "utf-8"
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        return self.stream.write(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def isatty(self) -> bool:
-        return self.stream.isatty()
 
 
 def _print_json(value) -> None:
@@ -125,7 +79,7 @@ def ask(
     Example: policybot ask "Who signed the US-UK AI MOU?"
     """
     service = _service(corpus)
-    service.ensure_index(progress=_progress())
+    service.ensure_index(progress=progress_bars())
     filters = Filters(jurisdiction=jurisdiction, doc_id=document, date_from=since, date_to=until)
     answer = service.ask(" ".join(question), top_k=top_k, filters=filters)
     if as_json:
@@ -148,14 +102,8 @@ def index(
     A folder's new or changed files are embedded, and its documents whose files are gone are
     dropped; uploads and other folders' documents stay. Example: policybot index --corpus ../shared/corpus
     """
-    report = _service(corpus).reindex(rebuild=rebuild, progress=_progress())
-    for line in report.skipped:
-        typer.echo(f"skipped {printable(line)}", err=True)
-    state = f"published build {report.build_id}" if report.rebuilt else "index already up to date"
-    typer.echo(
-        f"{report.documents} documents, {report.chunks} chunks, {report.embedded} embedded; "
-        f"{state} in {report.seconds:.1f} s"
-    )
+    report = _service(corpus).reindex(rebuild=rebuild, progress=progress_bars())
+    cli_reports.print_index_report(report)
 
 
 def _meta_option(what: str):
@@ -193,7 +141,7 @@ def add(
                 path,
                 actor=f"cli:{os.environ.get('USER', 'unknown')}",
                 metadata=metadata,
-                progress=_progress(),
+                progress=progress_bars(),
             )
         except PolicyBotError as err:
             typer.echo(f"Error: {printable(str(path))}: {err}", err=True)
@@ -230,15 +178,7 @@ def list_documents(as_json: JsonOption = False) -> None:
     if as_json:
         _print_json([asdict(d) for d in documents])
         return
-    if not documents:
-        typer.echo("No documents yet: run `policybot index`.")
-    for d in documents:
-        warning = f"  ⚠ {d.warning}" if d.warning else ""
-        added = f"  (added by {d.added_by})" if d.added_by else ""
-        typer.echo(
-            f"{d.doc_id}  [{d.jurisdiction or '-'}, {d.date or 'undated'}, {d.chunks} chunks]{added}"
-        )
-        typer.echo(f"    {printable(d.title)}{warning}")
+    cli_reports.print_documents(documents)
 
 
 @app.command()
@@ -251,13 +191,7 @@ def status(as_json: JsonOption = False) -> None:
     if as_json:
         _print_json(asdict(state))
         return
-    built = state.built_at.isoformat() if state.built_at else "never (run `policybot index`)"
-    typer.echo(
-        f"documents: {state.documents} indexed, {state.database_documents} in the database\n"
-        f"chunks: {state.chunks}\nmodel: {state.model} ({state.dimension} dimensions)\n"
-        f"chunker: {state.chunker}\nbuild: {state.build_id or '-'}\nbuilt at: {built}\n"
-        f"corpus: {', '.join(state.corpus_dirs)}"
-    )
+    cli_reports.print_status(state)
     if state.problem:
         typer.echo(f"Error: {state.problem}", err=True)
         raise typer.Exit(1)
@@ -282,29 +216,15 @@ def evaluate(
 
     Example: policybot eval ../shared/eval/dev2.jsonl --corpus ../shared/corpus --halves
     """
-    from retrieval.evaluate import detail, half_of, load_questions, measures
+    from retrieval.evaluate import load_questions
     from retrieval.params import Params
 
     items = load_questions(questions)
     service = _service(corpus, Params.from_file(params) if params else None)
-    service.ensure_index(progress=_progress())
+    service.ensure_index(progress=progress_bars())
     service.ask("warm up")  # latency is measured with the model and index loaded
     answers = [service.ask(q.question) for q in items]
-    if details:
-        for question, answer in zip(items, answers, strict=True):
-            typer.echo(json.dumps(detail(question, answer), ensure_ascii=False), err=True)
-    results = {"all": measures(items, answers)}
-    if halves:
-        for half in ("tuning", "confirming"):
-            chosen = [(q, a) for q, a in zip(items, answers, strict=True) if half_of(q.id) == half]
-            results[half] = measures([q for q, _ in chosen], [a for _, a in chosen])
-    if as_json:
-        typer.echo(json.dumps(results if halves else results["all"]))
-        return
-    names = list(results["all"])
-    typer.echo(f"{'':18}" + "".join(f"{label:>12}" for label in results))
-    for name in names:
-        typer.echo(f"{name:18}" + "".join(f"{r[name]:>12}" for r in results.values()))
+    cli_reports.print_evaluation(items, answers, details=details, halves=halves, as_json=as_json)
 
 
 def _add_commands_of_other_packages() -> None:

@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.documents import SourceDocument, slugify
 from retrieval.errors import DocumentError
+
+if TYPE_CHECKING:
+    from retrieval.store import Store
+    from retrieval.tables import DocumentRow
 
 MAX_NAME_CHARS = 80  # file names made from a title stay short enough to read in a listing
 
@@ -74,3 +80,26 @@ class RemovedFiles:
     def restore(aside: Path | None, source: Path) -> None:
         if aside is not None and aside.exists():
             shutil.move(aside, source)
+
+
+def keep_removed(row: DocumentRow, store: Store, removed: RemovedFiles) -> Callable[[], None]:
+    """Keep what a removal takes away: a folder's file moves aside (so the next import does
+    not bring it back), an upload's bytes are written out. Returns what undoes it."""
+    from retrieval.metadata import metadata_file
+    from retrieval.tables import UPLOADED
+
+    if row.origin == UPLOADED:
+        original = store.original(row.doc_id)
+        if original is None:
+            return lambda: None
+        kept = removed.keep(original.filename, original.data)
+        return lambda: kept.unlink(missing_ok=True)
+    source = Path(row.source)
+    aside = removed.move_aside(source)
+    aside_metadata = removed.move_aside(metadata_file(source))
+
+    def undo() -> None:
+        removed.restore(aside, source)
+        removed.restore(aside_metadata, metadata_file(source))
+
+    return undo

@@ -14,7 +14,7 @@ from retrieval.documents import SourceDocument, load_path, slugify
 from retrieval.errors import DocumentError, PolicyBotError, printable
 from retrieval.files import SUPPORTED_SUFFIXES
 from retrieval.metadata import read_metadata
-from retrieval.store import UPLOADED, DocumentRow
+from retrieval.tables import UPLOADED, DocumentRow
 
 
 @dataclass(frozen=True)

@@ -11,85 +11,27 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-from dataclasses import asdict, dataclass, fields, replace
-from datetime import UTC, datetime
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.errors import IndexUnavailable
 from retrieval.lexical import LexicalIndex
+from retrieval.manifest import (
+    INDEX_FORMAT,
+    REBUILD_HINT,
+    Build,
+    Manifest,
+    checked_manifest,
+    made_differently,
+)
 from retrieval.names import DocumentNames
 from retrieval.snapshot import Analysis, SentenceTable, Snapshot, StoredPassage, TermSets
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import describe, search_index
-
-INDEX_FORMAT = 4  # 2: sentence vectors and term sets; 3: document names; 4: made from the database
-REBUILD_HINT = "run `policybot index --rebuild` to rebuild it"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The parameters a build was made with; a loader refuses a build that does not match."""
-
-    build_id: str
-    model: str
-    dimension: int
-    chunker: str
-    chunk_tokens: int
-    corpus_checksum: str
-    documents: int
-    chunks: int
-    built_at: str
-    sentences: int = 0
-    sentences_missing: int = 0  # > 0 while the sentence pass has not finished
-    search: str = "flat"
-    format: int = INDEX_FORMAT
-
-
-@dataclass(frozen=True)
-class Build:
-    """Everything one build publishes."""
-
-    manifest: Manifest
-    passages: list[StoredPassage]
-    documents: dict[str, DocumentInfo]
-    passage_vectors: np.ndarray
-    lexical_terms: list[list[str]]  # each passage's terms, with its title and heading
-    analysis: Analysis
-    sentence_vectors: np.ndarray
-    sentence_ready: np.ndarray
-    names: DocumentNames
-    spelling: Spelling
-
-
-def _checked(manifest: Manifest) -> Manifest:
-    """The manifest, when every field has the type it is declared with."""
-    kinds = {"int": int, "str": str, "list[str]": list}
-    for item in fields(manifest):
-        value = getattr(manifest, item.name)
-        kind = kinds[item.type]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ValueError(f"manifest field {item.name} is {type(value).__name__}")
-    return manifest
-
-
-def made_differently(built: dict, model: str, chunker: str, chunk_tokens: int) -> str:
-    """What a build was made with that the settings do not name, as a refusal; "" if none."""
-    wanted = {"model": model, "chunker": chunker, "chunk_tokens": chunk_tokens}
-    diff = ", ".join(
-        f"{k} {built.get(k)!r} (configured: {wanted[k]!r})"
-        for k in wanted
-        if built.get(k) != wanted[k]
-    )
-    return f"The index was built with {diff}; {REBUILD_HINT}." if diff else ""
-
-
-def new_build_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
 def _write_json(path: Path, value) -> None:
@@ -174,7 +116,7 @@ class IndexDirectory:
             return None
         try:
             data = json.loads((self.builds / build_id / "manifest.json").read_text("utf-8"))
-            return _checked(Manifest(**data))
+            return checked_manifest(Manifest(**data))
         except (OSError, ValueError, TypeError):
             return None
 
@@ -254,7 +196,7 @@ class IndexDirectory:
         for folder in sorted(self.builds.iterdir(), reverse=True):
             try:
                 data = json.loads((folder / "manifest.json").read_text("utf-8"))
-                manifest = _checked(Manifest(**data))
+                manifest = checked_manifest(Manifest(**data))
             except (OSError, ValueError, TypeError):
                 continue
             if manifest.corpus_checksum == checksum and manifest.format == INDEX_FORMAT:
@@ -293,7 +235,7 @@ class IndexDirectory:
         if problem:
             raise IndexUnavailable(problem)
         try:
-            return self._read(folder, _checked(Manifest(**data)))
+            return self._read(folder, checked_manifest(Manifest(**data)))
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as err:
             raise IndexUnavailable(
                 f"The index {build_id} is damaged ({err}); {REBUILD_HINT}."

@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, date
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.asking import answer_question
-from retrieval.chunking import CHUNKER_VERSION
 from retrieval.config import Settings
-from retrieval.corpus import RemovedFiles
+from retrieval.corpus import RemovedFiles, keep_removed
 from retrieval.embedding import Embedder, OnnxEmbedder
-from retrieval.errors import (
-    DocumentError,
-    DuplicateDocument,
-    IndexUnavailable,
-    InvalidQuestion,
-    PolicyBotError,
-    UnknownDocument,
-    printable,
-)
-from retrieval.index import IndexDirectory, made_differently
+from retrieval.errors import IndexUnavailable, PolicyBotError, UnknownDocument, printable
+from retrieval.index import IndexDirectory
 from retrieval.params import Params
 from retrieval.passages import to_passage
+from retrieval.serving import Serving, missing_database
 from retrieval.snapshot import Snapshot
 from retrieval.types import (
     AddResult,
@@ -42,6 +32,7 @@ from retrieval.types import (
     Passage,
     Status,
 )
+from retrieval.validation import check_filters, checked_question, ensure_folder, removable
 
 if TYPE_CHECKING:  # the indexer loads on first use: answering needs it not
     from retrieval.builds import LocalBuilds
@@ -62,11 +53,9 @@ class Service:
         self.embedder = embedder or OnnxEmbedder(
             settings.embedding_model, settings.model_folder, settings.embed_threads
         )
-        _ensure_folder(settings.data_dir)
+        ensure_folder(settings.data_dir)
         self.index_dir = IndexDirectory(settings.data_dir / "index")
-        self._snapshot_lock = threading.Lock()
-        self._refreshing = threading.Lock()
-        self._snapshot: Snapshot | None = None
+        self.serving = Serving(self.index_dir, settings.embedding_model, settings.chunk_tokens)
 
     @cached_property
     def store(self) -> Store:
@@ -123,58 +112,18 @@ class Service:
     def current(self) -> Snapshot:
         """The build the database names as current; made here from the database the first
         time this folder sees it, while questions already running finish on the previous one."""
-        wanted = self.store.current_build()
-        if wanted is None:
-            raise IndexUnavailable("No index has been built yet: run `policybot index`.")
-        made = {"model": wanted.model, "chunker": wanted.chunker}
-        problem = made_differently(
-            {**made, "chunk_tokens": wanted.chunk_tokens}, self.settings.embedding_model,
-            CHUNKER_VERSION, self.settings.chunk_tokens,
-        )  # fmt: skip
-        if problem:
-            raise IndexUnavailable(problem)
-        previous = self._snapshot
-        if previous is not None and previous.manifest.build_id == wanted.build_id:
-            return previous
-        if self.index_dir.current_id() != wanted.build_id:
-            if not self._refreshing.acquire(blocking=previous is None):
-                return previous  # another thread is making the new build here
-            try:
-                self.local.refresh()
-            finally:
-                self._refreshing.release()
-        with self._snapshot_lock:
-            loaded = self._snapshot
-            if loaded is None or loaded.manifest.build_id != self.index_dir.current_id():
-                self._snapshot = self.index_dir.load(
-                    self.settings.embedding_model, CHUNKER_VERSION, self.settings.chunk_tokens
-                )
-            return self._snapshot
+        return self.serving.current(self.store.current_build(), lambda: self.local.refresh())
 
     def ask(
         self, question: str, *, top_k: int | None = None, filters: Filters | None = None
     ) -> Answer:
         """Answer from the corpus: ``top_k`` passages shown, as many more for "more sources"."""
-        question = " ".join((question or "").split())
-        if not question:
-            raise InvalidQuestion("Please ask a question: the text was empty.")
-        try:
-            question.encode("utf-8")
-        except UnicodeEncodeError as err:  # a lone surrogate: bytes that were not UTF-8
-            raise InvalidQuestion(
-                f"The question holds bytes that are not text (at character {err.start + 1}); "
-                "type it again as plain text."
-            ) from err
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise InvalidQuestion(
-                f"Questions are limited to {limit} characters; this one has {len(question)}."
-            )
+        question = checked_question(question, self.settings.max_question_chars)
         top_k = top_k or self.settings.top_k
         started = time.perf_counter()
         snapshot = self.current()
         filters = filters or Filters()
-        _check_filters(filters, snapshot)
+        check_filters(filters, snapshot)
         result = answer_question(
             snapshot,
             self.embedder,
@@ -202,32 +151,11 @@ class Service:
 
     def status(self) -> Status:
         """The build the database names as current, and what is wrong with it, if anything."""
-        problem = ""
-        database = self.settings.data_dir / "policybot.db"
-        if not self.settings.database_url and not database.exists() and self.index_dir.manifest():
-            problem = (
-                f"the database {database} is missing: run `policybot index --rebuild` to "
-                "import the corpus folders again."
-            )
-            return Status(0, 0, self.settings.embedding_model, 0, "", "", None, problem=problem)
-        wanted = self.store.current_build()
-        if wanted is not None:
-            try:
-                self.current()
-            except IndexUnavailable as err:
-                problem = str(err)
-        return Status(
-            documents=wanted.documents if wanted else 0,
-            chunks=wanted.chunks if wanted else 0,
-            model=self.settings.embedding_model,
-            dimension=wanted.dimension if wanted else 0,
-            chunker=f"v{CHUNKER_VERSION}, {self.settings.chunk_tokens} tokens",
-            build_id=wanted.build_id if wanted else "",
-            built_at=wanted.built_at.replace(tzinfo=UTC) if wanted else None,
-            corpus_dirs=tuple(str(d) for d in self.settings.corpus_dirs),
-            database_documents=self.store.document_count(),
-            problem=problem,
-        )
+        settings = self.settings
+        problem = missing_database(settings.data_dir, settings.database_url, self.index_dir)
+        if problem:
+            return Status(0, 0, settings.embedding_model, 0, "", "", None, problem=problem)
+        return self.serving.status(self.store, lambda: self.local.refresh(), settings.corpus_dirs)
 
     def admin_actions(self, limit: int = 50) -> list[AdminAction]:
         return self.store.actions(limit)
@@ -261,45 +189,36 @@ class Service:
     ) -> AddResult:
         """Store a file's text and bytes in the database and index it; ``metadata`` (title,
         date, …) replaces what the file says or lacks."""
-        from retrieval.documents import load_bytes
-        from retrieval.files import read_path
+        from retrieval.uploads import document_of_file
 
         with self._audited(actor, "add", printable(str(path))):
-            data = read_path(Path(path), self.settings.max_document_bytes)
-            name = Path(path).name
-            document = load_bytes(data, name, max_chars=self.settings.max_document_chars)
+            document, data, name = document_of_file(
+                path, self.settings.max_document_bytes, self.settings.max_document_chars
+            )
             return self._add(document, data, name, actor, metadata, progress)
 
     def add_bytes(self, data: bytes, filename: str, *, actor: str) -> AddResult:
         """Add an uploaded file: its type is checked by content, its size by the setting."""
-        from retrieval.documents import load_bytes
+        from retrieval.uploads import document_of_bytes
 
         with self._audited(actor, "add", printable(filename)):
-            if len(data) > self.settings.max_document_bytes:
-                raise DocumentError(
-                    f"{printable(filename)} is {len(data):,} bytes; the limit is {self.settings.max_document_bytes:,}."
-                )
-            document = load_bytes(data, filename, max_chars=self.settings.max_document_chars)
+            document = document_of_bytes(
+                data, filename, self.settings.max_document_bytes, self.settings.max_document_chars
+            )
             return self._add(document, data, Path(filename).name, actor)
 
     def add_url(self, url: str, *, actor: str) -> AddResult:
         """Fetch a web page or PDF (bounded in size and time) and add it as a Markdown document."""
-        from retrieval.corpus import markdown_copy
-        from retrieval.documents import load_bytes
-        from retrieval.fetch import fetch_url
+        from retrieval.uploads import document_of_url
 
-        limit = self.settings.max_document_chars
         with self._audited(actor, "add_url", printable(url)):
-            fetched = fetch_url(
+            document, markdown, filename, source = document_of_url(
                 url,
-                max_bytes=self.settings.max_document_bytes,
-                timeout_s=self.settings.fetch_timeout_s,
+                self.settings.max_document_bytes,
+                self.settings.fetch_timeout_s,
+                self.settings.max_document_chars,
             )
-            markdown, filename = markdown_copy(
-                load_bytes(fetched.data, fetched.filename, max_chars=limit), fetched.url
-            )
-            document = load_bytes(markdown, filename, max_chars=limit)
-            return self._add(document, markdown, filename, actor, source=fetched.url)
+            return self._add(document, markdown, filename, actor, source=source)
 
     def remove(self, doc_id: str, *, actor: str = "cli") -> DocumentInfo:
         """Take a document out of the database and the index; its file or uploaded bytes are
@@ -307,15 +226,9 @@ class Service:
         from retrieval.indexer import Work
 
         with self._audited(actor, "remove", doc_id), self._locked():
-            row = self.store.document(doc_id)
-            if row is None:
-                raise UnknownDocument(
-                    f"No document has the id {doc_id!r}; `policybot list` shows the ids."
-                )
-            if self.store.document_count() == 1:
-                raise DocumentError("This is the last document; an index needs at least one.")
+            row = removable(self.store, doc_id)
             info = self.store.info(row, self.store.chunk_counts().get(doc_id, 0))
-            undo = self._keep_removed(row)
+            undo = keep_removed(row, self.store, RemovedFiles(self.settings.data_dir / "removed"))
             try:
                 self.indexer.run(Work(removed=[doc_id]))
             except BaseException:
@@ -350,29 +263,6 @@ class Service:
         """One writer at a time across processes and machines; readers never wait."""
         return self.store.write_lock()
 
-    def _keep_removed(self, row):
-        """Keep what a removal takes away: a folder's file moves aside (so the next import does
-        not bring it back), an upload's bytes are written out. Returns what undoes it."""
-        from retrieval.metadata import metadata_file
-        from retrieval.store import UPLOADED
-
-        removed = RemovedFiles(self.settings.data_dir / "removed")
-        if row.origin == UPLOADED:
-            original = self.store.original(row.doc_id)
-            if original is None:
-                return lambda: None
-            kept = removed.keep(original.filename, original.data)
-            return lambda: kept.unlink(missing_ok=True)
-        source = Path(row.source)
-        aside = removed.move_aside(source)
-        aside_metadata = removed.move_aside(metadata_file(source))
-
-        def undo() -> None:
-            removed.restore(aside, source)
-            removed.restore(aside_metadata, metadata_file(source))
-
-        return undo
-
     @contextmanager
     def _audited(self, actor: str, action: str, target: str):
         """Record every admin action with its outcome (reads are not recorded)."""
@@ -399,76 +289,16 @@ class Service:
     ) -> AddResult:
         """Store an uploaded document, its bytes and the build that includes it in one
         transaction: a failure or a SIGTERM before it leaves the database as it was."""
-        from retrieval.importing import document_row
         from retrieval.indexer import Work
-        from retrieval.metadata import OVERRIDABLE_KEYS, checked_metadata
-        from retrieval.store import UPLOADED, OriginalRow
+        from retrieval.uploads import given_metadata, refuse_duplicate, refuse_skipped, upload_rows
 
         started = time.perf_counter()
-        given = {k: v for k, v in (metadata or {}).items() if v}
-        if set(given) - set(OVERRIDABLE_KEYS):
-            raise DocumentError(f"Only these can be set: {', '.join(OVERRIDABLE_KEYS)}.")
-        given = checked_metadata(given, "the metadata given")
+        given = given_metadata(metadata)
         with self._locked():
-            same = self.store.document_with_content(document.content_hash)
-            if same is not None:
-                raise DuplicateDocument(
-                    f"That content is already in the corpus as {same.doc_id!r} ({printable(same.title)}); not added again."
-                )
-            if self.store.document(document.doc_id) is not None:
-                raise DocumentError(
-                    f"A document with the id {document.doc_id!r} already exists; remove it first or rename the file."
-                )
-            meta = {**document.meta, **given, "source": source or filename}
-            row = document_row(replace(document, meta=meta), UPLOADED, added_by=actor)
-            original = OriginalRow(doc_id=row.doc_id, filename=filename, data=data)
+            refuse_duplicate(self.store, document)
+            row, original = upload_rows(document, data, filename, actor, given, source)
             report = self.indexer.run(Work(added=[(row, original)]), progress)
-            if self.store.document(document.doc_id) is None:
-                reason = next(
-                    (s for s in report.skipped if s.startswith(printable(row.source))),
-                    "it was skipped",
-                )
-                raise DocumentError(f"{printable(filename)} could not be indexed: {reason}")
+            refuse_skipped(self.store, report, document.doc_id, row.source, filename)
         counts = self.store.chunk_counts()
         info = self.store.info(self.store.document(document.doc_id), counts.get(document.doc_id, 0))
         return AddResult(info, info.chunks, time.perf_counter() - started)
-
-
-def _check_filters(filters: Filters, snapshot: Snapshot) -> None:
-    """Filters that name a jurisdiction the corpus has and dates in order, or a clear refusal
-    (a filter matching nothing would answer "no answer" without saying why)."""
-    known = sorted({d.jurisdiction for d in snapshot.documents.values() if d.jurisdiction})
-    if filters.jurisdiction and filters.jurisdiction.lower() not in {j.lower() for j in known}:
-        raise InvalidQuestion(
-            f"No document has the jurisdiction {printable(filters.jurisdiction)!r}; "
-            f"choose one of: {', '.join(known) or 'none yet'}."
-        )
-    dates = {"since": filters.date_from, "until": filters.date_to}
-    for name, value in dates.items():
-        if value:
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise InvalidQuestion(
-                    f"--{name} must be a date written YYYY-MM-DD, not {printable(value)!r}."
-                ) from None
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise InvalidQuestion(
-            f"--since {filters.date_from} is after --until {filters.date_to}: no date is both."
-        )
-
-
-def _ensure_folder(folder: Path) -> None:
-    """The data folder, created if missing; a clear refusal when it cannot be."""
-    if folder.exists() and not folder.is_dir():
-        raise PolicyBotError(
-            f"POLICYBOT_DATA_DIR is {printable(str(folder))}, a file: point it at a folder "
-            "(it is created when missing)."
-        )
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PolicyBotError(
-            f"Cannot create the data folder {printable(str(folder))} ({err.strerror}): set "
-            "POLICYBOT_DATA_DIR to a folder you can write."
-        ) from err

@@ -140,7 +140,7 @@ def analyse(passages: Sequence[StoredPassage], titles: dict[str, str]) -> Analys
 class Snapshot:
     """One published build, loaded: immutable while questions run against it."""
 
-    manifest: object  # index.Manifest
+    manifest: object  # manifest.Manifest
     passages: list[StoredPassage]
     documents: dict[str, DocumentInfo]
     search_index: object  # a faiss.Index over the passage vectors

@@ -26,8 +26,9 @@ import numpy as np
 
 from retrieval.config import Settings, process_defaults
 from retrieval.evaluate import load_questions
-from retrieval.index import Build, IndexDirectory, new_build_id
+from retrieval.index import IndexDirectory
 from retrieval.lexical import terms
+from retrieval.manifest import Build, new_build_id
 from retrieval.model_input import embedding_text
 from retrieval.service import Service
 from retrieval.snapshot import Analysis, SentenceTable, TermSets

@@ -21,7 +21,8 @@ from sqlmodel import select
 
 from retrieval.config import Settings, process_defaults
 from retrieval.service import Service
-from retrieval.store import EmbeddingRow, Store
+from retrieval.store import Store
+from retrieval.tables import EmbeddingRow
 
 NEW_DOCUMENT = """---
 title: "Model audit rule"

@@ -190,7 +190,7 @@ def test_corrupt_index_is_refused_and_rebuild_repairs_it(service):
     service.reindex()
     build = service.index_dir.builds / service.index_dir.current_id()
     (build / "vectors.faiss").write_bytes(b"garbage")
-    service._snapshot = None
+    service.serving._snapshot = None
     with pytest.raises(IndexUnavailable, match="damaged"):
         service.current()
     assert service.reindex().rebuilt

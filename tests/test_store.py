@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from retrieval.store import UPLOADED, BuildRow, Change, ChunkRow, DocumentRow, OriginalRow, Store
+from retrieval.store import Store
+from retrieval.tables import UPLOADED, BuildRow, Change, ChunkRow, DocumentRow, OriginalRow
 
 
 def document(doc_id: str, source: str = "", origin: str = UPLOADED) -> DocumentRow:
