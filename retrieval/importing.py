@@ -14,7 +14,7 @@ from retrieval.documents import SourceDocument, load_path, slugify
 from retrieval.errors import DocumentError, PolicyBotError, printable
 from retrieval.files import SUPPORTED_SUFFIXES
 from retrieval.metadata import read_metadata
-from retrieval.tables import UPLOADED, DocumentRow
+from retrieval.tables import UPLOADED, DocumentRow, folder_origin
 
 
 @dataclass(frozen=True)
@@ -34,18 +34,13 @@ class FolderImport:
     skipped: list[str] = field(default_factory=list)
 
 
-def folder_name(folder: Path) -> str:
-    """The origin a folder's documents carry: its absolute path."""
-    return str(Path(folder).resolve())
-
-
 def import_folders(
     folders: list[Path], existing: dict[str, DocumentRow], limits: Limits
 ) -> FolderImport:
     """Compare each folder with the documents it brought in before."""
     result = FolderImport()
     for folder in folders:
-        origin = folder_name(folder)
+        origin = folder_origin(folder)
         if not Path(folder).is_dir():
             raise PolicyBotError(f"The corpus folder {printable(str(folder))} does not exist.")
         seen: set[str] = set()

@@ -101,10 +101,10 @@ class Service:
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
         """Import the configured folders the database has not seen, and build when the
         database has no build yet; otherwise nothing (``current`` follows new builds)."""
-        from retrieval.importing import folder_name
+        from retrieval.tables import folder_origin
 
         seen = self.store.origins()
-        unseen = [f for f in self.settings.corpus_dirs if folder_name(f) not in seen]
+        unseen = [f for f in self.settings.corpus_dirs if folder_origin(f) not in seen]
         if self.store.current_build() is None or unseen:
             return self.reindex(progress=progress, actor="auto")
         return None

@@ -7,6 +7,7 @@ write lock is then an advisory lock and inserts that two processes may race are 
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,7 +17,6 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 from sqlalchemy import event, func, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defer
 from sqlmodel import Session, SQLModel, create_engine, delete, select
 
@@ -63,7 +63,8 @@ class Store:
         )
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._dialect = sqlite if self.is_sqlite else postgresql
+        # The dialect's INSERT … ON CONFLICT; imported for the backend in use only.
+        self._dialect = importlib.import_module(f"sqlalchemy.dialects.{self.engine.dialect.name}")
         with self._lock(SCHEMA_LOCK_KEY, 60):  # processes starting together create it once
             SQLModel.metadata.create_all(self.engine)
             self._add_origin_column()
@@ -152,9 +153,11 @@ class Store:
 
     def current_build(self) -> BuildRow | None:
         """The build every process should serve: one read by primary key."""
+        query = select(BuildRow).join(
+            CurrentBuildRow, CurrentBuildRow.build_id == BuildRow.build_id
+        )
         with self.session() as session:
-            current = session.get(CurrentBuildRow, 1)
-            return session.get(BuildRow, current.build_id) if current else None
+            return session.exec(query).first()
 
     def commit(self, change: Change, build: BuildRow) -> None:
         """Write the documents, delete the others and switch the current build, all at once
