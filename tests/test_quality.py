@@ -9,7 +9,7 @@ import pytest
 from retrieval.config import Settings
 from retrieval.quotes import readable
 from retrieval.service import Service
-from tests.conftest import REPO, SHARED_CORPUS
+from tests.conftest import REPO, SHARED_CORPUS, needs_shared
 
 
 def test_flagship_question_over_the_shipped_corpus(tmp_path, real_embedder):
@@ -94,6 +94,7 @@ def test_a_misspelt_word_is_read_as_the_corpus_spells_it(shared_service):
     assert any(p.document.doc_id.startswith("uk-bletchley") for p in answer.passages)
 
 
+@needs_shared
 def test_front_matter_aliases_name_a_document(tmp_path, real_embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
