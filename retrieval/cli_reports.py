@@ -39,13 +39,14 @@ def print_documents(documents: list[DocumentInfo]) -> None:
 
 
 def print_status(state: Status) -> None:
-    """The build now serving: documents, chunks, model, chunker, build id and time, folders."""
+    """The build now serving: documents, chunks, model, chunker, build id and time, folders,
+    and the database (without its password)."""
     built = state.built_at.isoformat() if state.built_at else "never (run `policybot index`)"
     typer.echo(
         f"documents: {state.documents} indexed, {state.database_documents} in the database\n"
         f"chunks: {state.chunks}\nmodel: {state.model} ({state.dimension} dimensions)\n"
         f"chunker: {state.chunker}\nbuild: {state.build_id or '-'}\nbuilt at: {built}\n"
-        f"corpus: {', '.join(state.corpus_dirs)}"
+        f"corpus: {', '.join(state.corpus_dirs) or '-'}\ndatabase: {state.database}"
     )
 
 

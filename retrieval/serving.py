@@ -84,6 +84,7 @@ class Serving:
             built_at=wanted.built_at.replace(tzinfo=UTC) if wanted else None,
             corpus_dirs=tuple(str(d) for d in corpus_dirs),
             database_documents=store.document_count(),
+            database=store.engine.url.render_as_string(hide_password=True),
             problem=problem,
         )
 

