@@ -14,7 +14,8 @@ from retrieval.documents import SourceDocument, load_path, slugify
 from retrieval.errors import DocumentError, PolicyBotError, printable
 from retrieval.files import SUPPORTED_SUFFIXES
 from retrieval.metadata import read_metadata
-from retrieval.tables import UPLOADED, DocumentRow, folder_origin
+from retrieval.pointer import folder_origin
+from retrieval.tables import UPLOADED, DocumentRow
 
 
 @dataclass(frozen=True)

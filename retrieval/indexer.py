@@ -26,8 +26,9 @@ from retrieval.errors import DocumentError, PolicyBotError, printable
 from retrieval.importing import Limits, import_folders
 from retrieval.manifest import Build, Manifest, new_build_id
 from retrieval.model_input import embedding_text, fit_to_model
+from retrieval.pointer import CurrentBuild
 from retrieval.store import Store
-from retrieval.tables import BuildRow, Change, ChunkRow, DocumentRow, OriginalRow, sha256
+from retrieval.tables import Change, ChunkRow, DocumentRow, OriginalRow, sha256
 from retrieval.types import IndexReport
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class Indexer:
         chunks = kept + [c for doc_chunks in fresh.values() for c in doc_chunks]
         return sorted(chunks, key=lambda c: (c.doc_id, c.ordinal))
 
-    def _same_recipe(self, current: BuildRow) -> bool:
+    def _same_recipe(self, current: CurrentBuild) -> bool:
         """False when the settings name another model or chunker: every chunk is redone."""
         made_with = (current.model, current.chunker, current.chunk_tokens)
         return made_with == (self.recipe.model, CHUNKER_VERSION, self.recipe.chunk_tokens)

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from retrieval.asking import answer_question
 from retrieval.config import Settings
-from retrieval.corpus import RemovedFiles, keep_removed
 from retrieval.embedding import Embedder, OnnxEmbedder
 from retrieval.errors import IndexUnavailable, PolicyBotError, UnknownDocument, printable
 from retrieval.index import IndexDirectory
 from retrieval.params import Params
 from retrieval.passages import to_passage
+from retrieval.pointer import BuildPointer, folder_origin
 from retrieval.serving import Serving, missing_database
 from retrieval.snapshot import Snapshot
 from retrieval.types import (
@@ -56,6 +56,11 @@ class Service:
         ensure_folder(settings.data_dir)
         self.index_dir = IndexDirectory(settings.data_dir / "index")
         self.serving = Serving(self.index_dir, settings.embedding_model, settings.chunk_tokens)
+
+    @cached_property
+    def pointer(self) -> BuildPointer:
+        """The current build and the folders seen, read without opening the Store on SQLite."""
+        return BuildPointer(self.settings.db_url, lambda: self.store)
 
     @cached_property
     def store(self) -> Store:
@@ -101,18 +106,16 @@ class Service:
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
         """Import the configured folders the database has not seen, and build when the
         database has no build yet; otherwise nothing (``current`` follows new builds)."""
-        from retrieval.tables import folder_origin
-
-        seen = self.store.origins()
+        seen = self.pointer.origins()
         unseen = [f for f in self.settings.corpus_dirs if folder_origin(f) not in seen]
-        if self.store.current_build() is None or unseen:
+        if self.pointer.current() is None or unseen:
             return self.reindex(progress=progress, actor="auto")
         return None
 
     def current(self) -> Snapshot:
         """The build the database names as current; made here from the database the first
         time this folder sees it, while questions already running finish on the previous one."""
-        return self.serving.current(self.store.current_build(), lambda: self.local.refresh())
+        return self.serving.current(self.pointer.current(), lambda: self.local.refresh())
 
     def ask(
         self, question: str, *, top_k: int | None = None, filters: Filters | None = None
@@ -228,6 +231,8 @@ class Service:
         with self._audited(actor, "remove", doc_id), self._locked():
             row = removable(self.store, doc_id)
             info = self.store.info(row, self.store.chunk_counts().get(doc_id, 0))
+            from retrieval.corpus import RemovedFiles, keep_removed  # not on the question path
+
             undo = keep_removed(row, self.store, RemovedFiles(self.settings.data_dir / "removed"))
             try:
                 self.indexer.run(Work(removed=[doc_id]))

@@ -18,8 +18,8 @@ from retrieval.snapshot import Snapshot
 from retrieval.types import Status
 
 if TYPE_CHECKING:
+    from retrieval.pointer import CurrentBuild
     from retrieval.store import Store
-    from retrieval.tables import BuildRow
 
 
 class Serving:
@@ -34,7 +34,7 @@ class Serving:
         self._refreshing = threading.Lock()
         self._snapshot: Snapshot | None = None
 
-    def current(self, wanted: BuildRow | None, refresh: Callable[[], object]) -> Snapshot:
+    def current(self, wanted: CurrentBuild | None, refresh: Callable[[], object]) -> Snapshot:
         """The snapshot of ``wanted``, the build the database names as current; ``refresh``
         makes that build's files in this folder when it has not got them yet."""
         if wanted is None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, SQLModel, create_engine, delete, select
 
 from retrieval.errors import PolicyBotError
+from retrieval.pointer import BuildPointer, CurrentBuild
 from retrieval.tables import (
     UPLOADED,
     AdminActionRow,
@@ -64,6 +65,7 @@ class Store:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         # The dialect's INSERT … ON CONFLICT; imported for the backend in use only.
+        self.pointer = BuildPointer(url, lambda: self)
         self._dialect = importlib.import_module(f"sqlalchemy.dialects.{self.engine.dialect.name}")
         with self._lock(SCHEMA_LOCK_KEY, 60):  # processes starting together create it once
             SQLModel.metadata.create_all(self.engine)
@@ -142,8 +144,7 @@ class Store:
             return session.exec(select(func.count()).select_from(DocumentRow)).one()
 
     def origins(self) -> set[str]:
-        with self.session() as session:
-            return set(session.exec(select(DocumentRow.origin).distinct()))
+        return self.pointer.origins()
 
     def document_with_content(self, content_hash: str) -> DocumentRow | None:
         """The document whose text hashes to ``content_hash``, if any (an indexed lookup)."""
@@ -151,13 +152,14 @@ class Store:
             query = select(DocumentRow).where(DocumentRow.content_hash == content_hash)
             return session.exec(query).first()
 
-    def current_build(self) -> BuildRow | None:
-        """The build every process should serve: one read by primary key."""
-        query = select(BuildRow).join(
-            CurrentBuildRow, CurrentBuildRow.build_id == BuildRow.build_id
-        )
-        with self.session() as session:
-            return session.exec(query).first()
+    def current_build(self) -> CurrentBuild | None:
+        """The build every process should serve: one joined read."""
+        return self.pointer.current()
+
+    def rows(self, sql: str) -> list[tuple]:
+        """The rows of one of pointer.py's statements, through this engine."""
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql(sql)]
 
     def commit(self, change: Change, build: BuildRow) -> None:
         """Write the documents, delete the others and switch the current build, all at once
@@ -184,7 +186,9 @@ class Store:
             session.merge(CurrentBuildRow(id=1, build_id=build.build_id))
             session.commit()
 
-    def consistent_read(self) -> tuple[BuildRow, dict[str, DocumentRow], list[ChunkRow]] | None:
+    def consistent_read(
+        self,
+    ) -> tuple[CurrentBuild, dict[str, DocumentRow], list[ChunkRow]] | None:
         """The current build with the documents and chunks it was made of, or None when there
         is no build. Every change of documents switches the build in the same transaction, so
         an unchanged build id before and after the reads proves they belong together."""

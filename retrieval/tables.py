@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
@@ -14,11 +13,6 @@ from sqlmodel import Column, Field, SQLModel
 from retrieval.types import DocumentInfo
 
 UPLOADED = "upload"  # the origin of a document added by upload, file or URL, not a folder
-
-
-def folder_origin(folder: Path) -> str:
-    """The origin a folder's documents carry: its absolute path."""
-    return str(Path(folder).resolve())
 
 
 def utcnow() -> datetime:

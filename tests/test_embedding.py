@@ -22,7 +22,7 @@ ASK_AND_LIST_MODULES = textwrap.dedent(
     from retrieval.service import Service
     answer = Service(Settings()).ask("Who signed the US-UK AI MOU?")
     heavy = ("torch", "sentence_transformers", "transformers", "discord", "trafilatura",
-             "pypdf", "tiktoken", "bm25s", "scipy")
+             "pypdf", "tiktoken", "bm25s", "scipy", "sqlalchemy", "sqlmodel")
     print(json.dumps({"answered": not answer.abstained,
                       "loaded": sorted({m.split(".")[0] for m in sys.modules} & set(heavy))}))
     """
@@ -70,8 +70,9 @@ def test_bulk_and_single_runs_give_the_same_vectors(real_embedder):
 
 
 def test_answering_loads_neither_torch_nor_the_bot(tmp_path, model_dir):
-    """The question path reads the database once (which build is current), so sqlalchemy
-    loads; the model reference, the bot, the file readers and the indexer's libraries do not."""
+    """The question path reads which build is current from SQLite with the standard library:
+    the model reference, the bot, the file readers, the ORM and the indexer's libraries stay
+    unloaded."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
