@@ -9,6 +9,7 @@ a quarter of its cold start); on another database, through the Store's engine.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +61,7 @@ class BuildPointer:
     def __init__(self, database_url: str, store: Callable[[], Store]):
         self._sqlite_file = _sqlite_file(database_url)
         self._store = store  # opened only where the standard library cannot read
+        self._local = threading.local()  # one SQLite connection per thread, kept
 
     def current(self) -> CurrentBuild | None:
         rows = self._rows(CURRENT_BUILD_SQL)
@@ -71,17 +73,17 @@ class BuildPointer:
     def _rows(self, sql: str) -> list[tuple]:
         if self._sqlite_file is None:
             return self._store().rows(sql)
-        if not self._sqlite_file.exists():
-            return []  # no database yet: nothing is built
-        connection = sqlite3.connect(self._sqlite_file, timeout=10)
-        try:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            if not self._sqlite_file.exists():
+                return []  # no database yet: nothing is built
+            connection = self._local.connection = sqlite3.connect(self._sqlite_file, timeout=10)
+        try:  # no transaction is left open: each read sees the latest commit
             return connection.execute(sql).fetchall()
         except sqlite3.OperationalError as err:
             if "no such table" in str(err):  # made by a version without builds
                 return []
             raise
-        finally:
-            connection.close()
 
 
 def _sqlite_file(database_url: str) -> Path | None:

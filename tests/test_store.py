@@ -67,3 +67,22 @@ def test_a_database_from_before_origins_gets_them_from_its_files(database_url, t
     again = Store(database_url)
     assert again.document("a").origin == str(folder.resolve())
     assert again.origins() == {str(folder.resolve())}
+
+
+def test_the_pointer_reads_what_the_store_wrote_and_creates_nothing(database_url, tmp_path):
+    """The question path's read (standard library on SQLite, the Store's engine elsewhere)."""
+    from retrieval.pointer import BuildPointer
+
+    missing = tmp_path / "none.db"
+    assert BuildPointer(f"sqlite:///{missing}", None).current() is None
+    assert not missing.exists()  # reading never creates a database
+    store = Store(database_url)
+    pointer = BuildPointer(database_url, lambda: store)
+    assert pointer.current() is None and pointer.origins() == set()
+    folder = tmp_path / "corpus"
+    store.commit(Change(documents=[(document("a", origin=str(folder)), [])]), build("b1"))
+    current = pointer.current()
+    assert (current.build_id, current.chunk_tokens, current.documents) == ("b1", 160, 1)
+    assert current.built_at.year >= 2026 and pointer.origins() == {str(folder)}
+    store.commit(Change(), build("b2"))
+    assert pointer.current().build_id == "b2"  # a kept connection still sees new commits
