@@ -84,6 +84,12 @@ class Settings(BaseSettings):
 
     _split = field_validator("corpus_dirs", mode="before")(split_list)
 
+    @field_validator("model_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """Empty (as `.env.example` has it) means the default, not the current folder."""
+        return None if value == "" else value
+
     @property
     def model_folder(self) -> Path:
         return self.model_dir or self.data_dir / "models"

@@ -43,12 +43,14 @@ def test_settings_read_env_file_and_lists(monkeypatch):
     assert not hasattr(Settings(), "discord_token")  # the engine never holds the token
 
 
-def test_env_example_copied_to_env_loads():
+def test_env_example_copied_to_env_loads(monkeypatch):
     """Its empty values mean "not set", as its comments say."""
+    monkeypatch.delenv("POLICYBOT_MODEL_DIR")  # the suite's own model cache: .env decides here
     shutil.copy(REPO / ".env.example", ".env")
     settings = BotSettings()
     assert settings.discord_guild_id is None and settings.discord_shard_count is None
     assert settings.discord_shard_ids == [] and settings.runs_shard_zero
+    assert settings.model_folder == Path("data/models") and settings.database_url == ""
 
 
 def test_shard_settings_read_from_the_environment(monkeypatch):
