@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.builds import build_row
 from retrieval.config import Settings, process_defaults
 from retrieval.evaluate import load_questions
 from retrieval.index import IndexDirectory
@@ -32,6 +33,8 @@ from retrieval.manifest import Build, new_build_id
 from retrieval.model_input import embedding_text
 from retrieval.service import Service
 from retrieval.snapshot import Analysis, SentenceTable, TermSets
+from retrieval.store import Store
+from retrieval.tables import Change
 
 # A child that answers the questions on its stdin (one JSON list) against an existing data
 # folder, then prints latencies and its own peak RSS (VmHWM, KiB): the memory of a process
@@ -269,6 +272,8 @@ def scaled(snapshot, settings: Settings, env: dict, questions: list[str], n: int
     )
     data = Path(tempfile.mkdtemp(prefix="policybot-scale-"))
     published = IndexDirectory(data / "index").publish(build)
+    # The database names the build every process serves: this one (its documents stay local).
+    Store(f"sqlite:///{data / 'policybot.db'}").commit(Change(), build_row(published))
     print(
         f"scale {len(passages):,} passages, {cut:,} sentences: built in "
         f"{time.perf_counter() - started:.0f} s, search {published.search}"
