@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,11 +19,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from retrieval.store import Store
 
-CURRENT_BUILD_SQL = (
-    "SELECT b.build_id, b.corpus_checksum, b.model, b.dimension, b.chunker, b.chunk_tokens, "
-    "b.documents, b.chunks, b.sentences_missing, b.built_at "
-    "FROM current_build c JOIN build b ON b.build_id = c.build_id"
-)
 ORIGINS_SQL = "SELECT DISTINCT origin FROM document"
 
 
@@ -49,17 +44,24 @@ class CurrentBuild:
 
     @classmethod
     def from_row(cls, row) -> CurrentBuild:
-        *fields, built_at = row
+        *values, built_at = row
         if isinstance(built_at, str):  # SQLite keeps datetimes as ISO text
             built_at = datetime.fromisoformat(built_at)
-        return cls(*fields, built_at)
+        return cls(*values, built_at)
+
+
+# The build row's columns that CurrentBuild carries, named once: by its fields.
+CURRENT_BUILD_SQL = (
+    f"SELECT {', '.join(f'b.{item.name}' for item in fields(CurrentBuild))} "
+    "FROM current_build c JOIN build b ON b.build_id = c.build_id"
+)
 
 
 class BuildPointer:
     """Reads the current build and the origins, by the cheapest way the database allows."""
 
     def __init__(self, database_url: str, store: Callable[[], Store]):
-        self._sqlite_file = _sqlite_file(database_url)
+        self.sqlite_file = sqlite_file(database_url)  # None: not a SQLite file
         self._store = store  # opened only where the standard library cannot read
         self._local = threading.local()  # one SQLite connection per thread, kept
 
@@ -71,13 +73,13 @@ class BuildPointer:
         return {origin for (origin,) in self._rows(ORIGINS_SQL)}
 
     def _rows(self, sql: str) -> list[tuple]:
-        if self._sqlite_file is None:
+        if self.sqlite_file is None:
             return self._store().rows(sql)
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            if not self._sqlite_file.exists():
+            if not self.sqlite_file.exists():
                 return []  # no database yet: nothing is built
-            connection = self._local.connection = sqlite3.connect(self._sqlite_file, timeout=10)
+            connection = self._local.connection = sqlite3.connect(self.sqlite_file, timeout=10)
         try:  # no transaction is left open: each read sees the latest commit
             return connection.execute(sql).fetchall()
         except sqlite3.OperationalError as err:
@@ -86,7 +88,7 @@ class BuildPointer:
             raise
 
 
-def _sqlite_file(database_url: str) -> Path | None:
+def sqlite_file(database_url: str) -> Path | None:
     """The file of a ``sqlite:///path`` URL; None for any other database (or in memory)."""
     prefix = "sqlite:///"
     if not database_url.startswith(prefix) or database_url[len(prefix) :] in ("", ":memory:"):

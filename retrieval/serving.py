@@ -39,11 +39,12 @@ class Serving:
         makes that build's files in this folder when it has not got them yet."""
         if wanted is None:
             raise IndexUnavailable("No index has been built yet: run `policybot index`.")
-        made = {"model": wanted.model, "chunker": wanted.chunker}
-        problem = made_differently(
-            {**made, "chunk_tokens": wanted.chunk_tokens}, self.model,
-            CHUNKER_VERSION, self.chunk_tokens,
-        )  # fmt: skip
+        made = {
+            "model": wanted.model,
+            "chunker": wanted.chunker,
+            "chunk_tokens": wanted.chunk_tokens,
+        }
+        problem = made_differently(made, self.model, CHUNKER_VERSION, self.chunk_tokens)
         if problem:
             raise IndexUnavailable(problem)
         previous = self._snapshot

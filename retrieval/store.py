@@ -82,8 +82,8 @@ class Store:
     def _lock(self, key: int, timeout_s: float) -> Iterator[None]:
         """An advisory lock on PostgreSQL; a file lock beside the database file on SQLite."""
         if self.is_sqlite:
-            database = self.engine.url.database or ""
-            if not database or database == ":memory:":  # such a database has one process
+            database = self.pointer.sqlite_file
+            if database is None:  # in memory: such a database has one process
                 yield
                 return
             try:

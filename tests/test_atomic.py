@@ -49,26 +49,36 @@ CHILD = textwrap.dedent(
 )
 
 
+def stop_at(marker, command: list[str], env: dict, signal_number: int, why: str) -> int:
+    """Run ``command`` until it writes ``marker`` (where it pauses), send it the signal, and
+    return its exit status; ``why`` is the failure when it ends before the marker."""
+    child = subprocess.Popen(command, cwd=REPO, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, why
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal_number)
+        return child.wait(30)
+    finally:
+        child.kill()
+        child.wait()
+
+
 @pytest.mark.parametrize("step", ["embedding", "vectors-written", "before-pointer"])
 def test_killed_build_leaves_previous_index_serving(settings, corpus, tmp_path, step):
     Service(settings, embedder=HashEmbedder()).reindex()
     old_build = Service(settings, embedder=HashEmbedder()).current().manifest.build_id
     (corpus / "new-document.md").write_text("# New\n\nA brand new rule about model audits.\n")
     marker = tmp_path / "reached"
-    child = subprocess.Popen(
+    stop_at(
+        marker,
         [sys.executable, "-c", CHILD, str(settings.data_dir), str(corpus), step, str(marker)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        {**os.environ, "PYTHONPATH": str(REPO)},
+        signal.SIGKILL,
+        "the indexer ended before reaching the step",
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert child.poll() is None, "the indexer ended before reaching the step"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.wait()
     service = Service(settings, embedder=HashEmbedder())
     serving = service.current()
     if step == "embedding":  # killed before the database switched: the old build serves
@@ -87,28 +97,14 @@ def test_killed_sentence_pass_leaves_the_passages_answering(settings, corpus, tm
     Service(settings, embedder=HashEmbedder()).reindex()
     (corpus / "new-document.md").write_text("# New\n\nA brand new rule about model audits.\n")
     marker = tmp_path / "reached"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            str(settings.data_dir),
-            str(corpus),
-            "sentences",
-            str(marker),
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+    command = [sys.executable, "-c", CHILD, str(settings.data_dir), str(corpus), "sentences"]
+    stop_at(
+        marker,
+        [*command, str(marker)],
+        {**os.environ, "PYTHONPATH": str(REPO)},
+        signal.SIGKILL,
+        "the indexer ended before reaching the sentence pass",
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert child.poll() is None, "the indexer ended before reaching the sentence pass"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.wait()
     embedder = HashEmbedder()
     service = Service(settings, embedder=embedder)
     assert service.current().manifest.sentences_missing > 0
@@ -166,19 +162,14 @@ def test_sigterm_during_add_leaves_corpus_database_and_index_as_before(settings,
         "POLICYBOT_CORPUS_DIRS": str(corpus),
         "POLICYBOT_EMBEDDING_MODEL": "hash-embedder",
     }
-    child = subprocess.Popen(
-        [sys.executable, "-c", ADD_CHILD, str(new), str(marker)], cwd=REPO, env=env
+    status = stop_at(
+        marker,
+        [sys.executable, "-c", ADD_CHILD, str(new), str(marker)],
+        env,
+        signal.SIGTERM,
+        "the add ended before it embedded the new file",
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert child.poll() is None, "the add ended before it embedded the new file"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        child.send_signal(signal.SIGTERM)
-        assert child.wait(30) == 128 + signal.SIGTERM
-    finally:
-        child.kill()
+    assert status == 128 + signal.SIGTERM
     service = Service(settings, embedder=HashEmbedder())
     assert (sorted(p.name for p in corpus.iterdir()), service.index_dir.current_id()) == before
     assert "new-rule" not in {d.doc_id for d in service.documents()}
