@@ -51,23 +51,25 @@ def score_sentences(
     if not chosen:
         return []
     indices = np.array([i for _, i in chosen])
-    texts = [snapshot.passages[row].text[table.start[i] : table.end[i]] for row, i in chosen]
     vectors = np.array(snapshot.sentence_vectors[indices])
     pending = np.flatnonzero(~snapshot.sentence_ready[indices])
     if len(pending):  # the build's sentence pass has not reached these yet
-        vectors[pending] = embedder.embed([texts[k] for k in pending])
-    cosines = vectors @ query_vector
+        vectors[pending] = embedder.embed([_text(snapshot, *chosen[k]) for k in pending])
+    total = sum(weights.values())
+    covered = table.terms.weight_held(indices, weights) / total if total else np.zeros(len(chosen))
+    scores = vectors @ query_vector + params.lexical_weight * covered
     result = []
-    for (row, i), text, cos in zip(chosen, texts, cosines, strict=True):
-        covered = coverage(weights, table.terms.of(i))
-        score = (
-            float(cos)
-            + params.lexical_weight * covered
-            + params.shape_weight * bool(shape and shape.search(text))
-        )
+    for (row, i), score, share in zip(chosen, scores.tolist(), covered.tolist(), strict=True):
+        if shape and shape.search(_text(snapshot, row, i)):
+            score += params.shape_weight
         start, end = int(table.start[i]), int(table.end[i])
-        result.append(ScoredSentence(row, start, end, score, bool(table.opens_list[i]), covered))
+        result.append(ScoredSentence(row, start, end, score, bool(table.opens_list[i]), share))
     return result
+
+
+def _text(snapshot: Snapshot, row: int, sentence: int) -> str:
+    table = snapshot.analysis.sentences
+    return snapshot.passages[row].text[table.start[sentence] : table.end[sentence]]
 
 
 def pick_sentences(

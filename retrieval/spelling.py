@@ -42,6 +42,8 @@ class Spelling:
         """The corpus word ``word`` is most likely a typo of, or None."""
         if word in self.known or len(word) < MIN_TYPO_LENGTH or not word.isalpha():
             return None
+        if not words(word):  # a stopword ("after", "would"): the corpus's words exclude them
+            return None
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 

@@ -9,6 +9,7 @@ import pytest
 from retrieval.config import Settings
 from retrieval.quotes import readable
 from retrieval.service import Service
+from retrieval.spelling import Spelling
 from tests.conftest import REPO, SHARED_CORPUS, needs_shared
 
 
@@ -88,6 +89,11 @@ def test_a_misspelt_word_is_read_as_the_corpus_spells_it(shared_service):
     spelling = shared_service.current().spelling
     assert spelling.corrected("the Bletchly Declaraton") == "the bletchley declaration"
     assert spelling.correction("texas") is None  # two edits from "texts": not a typo of it
+    # The corpus's words leave stopwords out; a stopword is still no typo ("would" of "world").
+    assert Spelling({"world", "alter"}).corrected("what would happen after") == (
+        "what would happen after"
+    )
+    assert Spelling({"world"}).corrected("the wrold") == "the world"
     # A misspelt name is not a name the corpus lacks: the question is answered.
     answer = shared_service.ask("What does the Bletchly Declaration say about frontier AI?")
     assert not answer.abstained

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retrieval import fusion
 from retrieval import vectors as vector_search
 from retrieval.lexical import LexicalIndex, terms
+from retrieval.snapshot import TermSets
 
 
 def unit_vectors(n: int, dimension: int = 32, seed: int = 0) -> np.ndarray:
@@ -90,3 +93,18 @@ def test_bm25_from_saved_arrays_scores_as_bm25s_does(tmp_path):
         assert np.array_equal(built.scores(query), loaded.scores(query))
     assert loaded.size == 5 and loaded.idf("bread") == 0.0
     assert loaded.idf(terms("frontier")[0]) > loaded.idf(terms("report")[0]) > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.sets(st.integers(0, 40)), min_size=1, max_size=12),
+    weights=st.dictionaries(st.integers(-1, 45), st.floats(0, 10), max_size=8),
+    data=st.data(),
+)
+def test_weight_held_is_each_rows_share_of_the_weights(rows, weights, data):
+    """The answer step's vectorised term coverage: per row, the weight of the terms it holds."""
+    term_sets = TermSets.build([sorted(r) for r in rows])
+    chosen = data.draw(st.lists(st.integers(0, len(rows) - 1), min_size=1, max_size=20))
+    held = term_sets.weight_held(np.array(chosen), weights)
+    expected = [sum(w for t, w in weights.items() if t in rows[r]) for r in chosen]
+    assert held == pytest.approx(expected)
