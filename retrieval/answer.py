@@ -137,7 +137,9 @@ def compose(
         chosen = items
     else:
         doc_of = {row: snapshot.passages[row].doc_id for row in ranked[:top_k]}
-        chosen = pick_sentences(sentences, best_in_row, ranked[:top_k], params, doc_of)
+        chosen = pick_sentences(
+            sentences, best_in_row, ranked[:top_k], params, doc_of, named if len(named) > 1 else ()
+        )
     chosen = [s for s in chosen if s.row in ranked[:top_k]] or chosen[:1]
     position = {row: i for i, row in enumerate(ranked)}
     answer_sentences = tuple(

@@ -78,27 +78,35 @@ def pick_sentences(
     shown: list[int],
     params: Params,
     doc_of: dict[int, str],
+    compared: tuple[str, ...] = (),
 ) -> list[ScoredSentence]:
     """The best sentence of each shown passage, while close to the overall best. One from
     another document than the best sentence's joins only when it too holds the question's key
     terms. A sentence that announces a list ("… as follows:") brings the next sentence along.
+    ``compared``: the documents a question names together ("do EO 14110 and SB 53 both …"):
+    the answer opens with the best sentence of each and quotes no other document.
     """
     ranked = sorted(
         (best_in_row[row] for row in shown if row in best_in_row),
         key=lambda s: s.score,
         reverse=True,
     )
+    ranked = [s for s in ranked if doc_of[s.row] in compared] or ranked
     if not ranked:
         return []
-    chosen: list[ScoredSentence] = []
+    each = [next((s for s in ranked if doc_of[s.row] == d), None) for d in compared]
+    chosen = sorted((s for s in each if s), key=lambda s: s.score, reverse=True)
+    chosen = chosen[: params.max_answer_sentences]
     for s in ranked:
+        if s in chosen:
+            continue
         if (
             s.score < ranked[0].score - params.sentence_margin
             or len(chosen) >= params.max_answer_sentences
         ):
             break
         other_document = doc_of[s.row] != doc_of[ranked[0].row]
-        if other_document and s.coverage < params.other_document_coverage:
+        if other_document and not compared and s.coverage < params.other_document_coverage:
             continue
         chosen.append(s)
         following = [t for t in sentences if t.row == s.row and t.start >= s.end]

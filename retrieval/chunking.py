@@ -22,7 +22,7 @@ from retrieval.token_budget import (
 
 # The chunks also follow token_budget.py and model_input.py: a change there that moves a chunk
 # needs a new version, as one here does.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 HEADING_SEPARATOR = " › "
 MAX_CHUNKS_PER_DOCUMENT = 2_000  # 2x the largest corpus document (EU AI Act, 954): embedding cost
 _MAX_HEADING_CHARS = 90

@@ -13,6 +13,8 @@ _ABBREVIATIONS = {
     "ch", "subsec", "pub", "l", "stat", "reg", "oj", "al",
 }  # fmt: skip
 
+# A single initial or dotted initials ("U.S.C", "C.F.R"): a citation goes on after them.
+_INITIALISM = re.compile(r"(?:[a-z]\.)*[a-z]")
 # A candidate boundary: end punctuation, optional closing quotes/brackets, then whitespace.
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
 # A line break is a boundary when the next line starts a list item or the line ended a clause.
@@ -26,7 +28,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     while start > 0 and (text[start - 1].isalpha() or text[start - 1] == "."):
         start -= 1
     word = text[start:dot].lower()
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    return word in _ABBREVIATIONS or _INITIALISM.fullmatch(word) is not None
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

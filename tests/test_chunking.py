@@ -58,6 +58,18 @@ def test_splits_at_sentence_ends_unless_a_sentence_is_too_long(text, budget):
         assert chunk.end in ends or too_long
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AI has the meaning set forth in 15 U.S.C. 9401(3). The order applies.",
+        "See 42 U.S.C. 2000e et seq. for the duties. The order applies.",
+        "Mr. J. Smith signed it. The order applies.",
+    ],
+)
+def test_a_citation_goes_on_after_dotted_initials(text):
+    assert [text[s:e] for s, e in sentence_spans(text)][1:] == ["The order applies."]
+
+
 def test_every_word_of_the_body_is_in_some_chunk():
     text = "Article 5\n\nProhibited AI practices\n\n" + " ".join(
         f"Sentence {i} ends here." for i in range(200)

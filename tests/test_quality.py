@@ -71,6 +71,9 @@ def test_a_cross_document_question_shows_each_named_document(shared_service):
     answer = shared_service.ask("which threshold do both EO 14110 and SB 53 use?")
     shown = {p.document.doc_id for p in answer.passages}
     assert {"us-eo-14110-safe-secure-trustworthy-ai", SB53} <= shown
+    # The answer quotes each of them, and no third document.
+    quoted = {answer.passages[s.source - 1].document.doc_id for s in answer.sentences}
+    assert quoted == {"us-eo-14110-safe-secure-trustworthy-ai", SB53}
 
 
 SB53 = "us-ca-sb-53-transparency-in-frontier-ai-act-2025"
