@@ -15,6 +15,7 @@ _LINK = re.compile(r"!?\[([^\]\n]{1,300})\]\((?:[^()\s]|\([^()\s]*\))+\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 _LIST_MARKER = re.compile(r"\A\s*(?:[-*•▪●◦]|#{1,6})\s+")
+_MARKUP = re.compile(r"[\[*_\\]")  # a character that a link, emphasis or escape needs
 
 
 def clean(text: str) -> tuple[str, list[int]]:
@@ -76,7 +77,10 @@ def marked_runs(text: str, highlights) -> list[tuple[str, bool]]:
 
 
 def readable(text: str) -> str:
-    """Just the cleaned text."""
+    """Just the cleaned text. Without Markdown or a list marker, that is the words: most
+    sentences take this path, without the per-character walk."""
+    if not _MARKUP.search(text) and not _LIST_MARKER.match(text):
+        return " ".join(text.split())
     return clean(text)[0]
 
 

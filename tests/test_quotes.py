@@ -55,3 +55,13 @@ def test_a_heading_is_its_own_section_cut_at_a_word():
     long = "22757.10. This chapter shall be known as the Transparency in Frontier Artificial Intelligence Act"
     cut = short_heading(long, limit=60)
     assert cut.endswith("…") and len(cut) <= 60 and long.startswith(cut[:-1])
+
+
+@given(
+    st.lists(
+        st.one_of(PIECES, st.sampled_from(["\u00a0", "\t", " • ", "## ", "_x_"])), max_size=12
+    ).map("".join)
+)
+def test_readable_is_the_cleaned_text(text):
+    """Its shortcut for plain text gives what the offset-keeping walk gives."""
+    assert readable(text) == clean(text)[0]
