@@ -3,7 +3,7 @@ list's items, and a named document's status put first."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,9 +13,9 @@ from retrieval.snapshot import Snapshot
 from retrieval.types import AnswerSentence
 
 
-@dataclass(frozen=True)
-class ScoredSentence:
-    """A sentence of a shortlisted passage, with its score against the question."""
+class ScoredSentence(NamedTuple):
+    """A sentence of a shortlisted passage, with its score against the question (a named tuple:
+    a question makes a few hundred of them)."""
 
     row: int
     start: int
@@ -47,24 +47,39 @@ def score_sentences(
     """Each choosable sentence of ``rows``: cosine to the question, term coverage with its
     heading, and the bonus for holding the kind of answer asked for."""
     table = snapshot.analysis.sentences
-    chosen = [(row, i) for row in rows for i in table.of(row) if table.scored[i]]
-    if not chosen:
+    of_rows = np.asarray(rows, dtype=np.int64)
+    counts = table.first[of_rows + 1] - table.first[of_rows]
+    owners = np.repeat(of_rows, counts)
+    indices = np.repeat(table.first[of_rows] - np.cumsum(counts) + counts, counts)
+    indices = indices + np.arange(int(counts.sum()))
+    owners, indices = owners[table.scored[indices]], indices[table.scored[indices]]
+    if not len(indices):
         return []
-    indices = np.array([i for _, i in chosen])
     vectors = np.array(snapshot.sentence_vectors[indices])
     pending = np.flatnonzero(~snapshot.sentence_ready[indices])
     if len(pending):  # the build's sentence pass has not reached these yet
-        vectors[pending] = embedder.embed([_text(snapshot, *chosen[k]) for k in pending])
+        texts = [_text(snapshot, int(owners[k]), int(indices[k])) for k in pending]
+        vectors[pending] = embedder.embed(texts)
     total = sum(weights.values())
-    covered = table.terms.weight_held(indices, weights) / total if total else np.zeros(len(chosen))
+    covered = table.terms.weight_held(indices, weights) / total if total else np.zeros(len(indices))
     scores = vectors @ query_vector + params.lexical_weight * covered
-    result = []
-    for (row, i), score, share in zip(chosen, scores.tolist(), covered.tolist(), strict=True):
-        if shape and shape.search(_text(snapshot, row, i)):
-            score += params.shape_weight
-        start, end = int(table.start[i]), int(table.end[i])
-        result.append(ScoredSentence(row, start, end, score, bool(table.opens_list[i]), share))
-    return result
+    if shape:
+        held = [
+            bool(shape.search(_text(snapshot, r, i))) for r, i in zip(owners, indices, strict=True)
+        ]
+        scores = scores + params.shape_weight * np.array(held)
+    return [
+        ScoredSentence(*fields)
+        for fields in zip(
+            owners.tolist(),
+            table.start[indices].tolist(),
+            table.end[indices].tolist(),
+            scores.tolist(),
+            table.opens_list[indices].tolist(),
+            covered.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def _text(snapshot: Snapshot, row: int, sentence: int) -> str:
