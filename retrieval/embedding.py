@@ -133,12 +133,17 @@ class OnnxEmbedder:
     def _config(self) -> dict:
         return json.loads((self._folder / "export.json").read_text(encoding="utf-8"))
 
+    @property
+    def model_file(self) -> Path:
+        """The exported graph this embedder runs."""
+        return self._folder / "model.onnx"
+
     def _new_session(self, threads: int):
         import onnxruntime
 
         from retrieval.onnx_export import file_sha256
 
-        model_file = self._folder / "model.onnx"
+        model_file = self.model_file
         if file_sha256(model_file) != self._config["sha256"]:
             raise PolicyBotError(
                 f"The exported model {model_file} is damaged: delete {self._folder} and it is "

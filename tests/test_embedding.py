@@ -51,6 +51,16 @@ def test_vectors_match_sentence_transformers(real_embedder, reference):
         assert set(mine) == set(reference_order)
 
 
+def test_the_exported_graph_runs_fused_attention(real_embedder):
+    """One Attention node a layer: the export's fusion took (a question embeds faster)."""
+    import onnx
+
+    graph = onnx.load(str(real_embedder.model_file), load_external_data=False).graph
+    operators = [node.op_type for node in graph.node]
+    assert operators.count("Attention") == 6  # all-MiniLM-L6-v2 has six layers
+    assert "Softmax" not in operators
+
+
 def test_long_text_is_truncated_where_sentence_transformers_truncates(real_embedder, reference):
     long_text = real_passages()[-1]
     assert real_embedder.max_tokens == reference.max_tokens == 256
