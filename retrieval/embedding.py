@@ -76,7 +76,7 @@ class OnnxEmbedder:
     """The model under ONNX Runtime, one text per run.
 
     A question runs on every core. In bulk, ``threads`` texts run at once on one core each: no
-    padding and no thread handoffs. On 2 cores that encodes real passages at 1.6-1.7x the rate
+    padding and no thread handoffs. On 2 cores that encodes real passages at 1.6-1.8x the rate
     of sentence-transformers in batches of 16, and sentences at about 2x.
     """
 
