@@ -98,7 +98,8 @@ def compose(
     continuation = _list_continuation(ranked[0], best_in_row, snapshot, params)
     ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
     status_of = named[0] if named and asks_status(question) else None
-    must_show = named if len(named) > 1 else (named if status_of else ())
+    compared = named if len(named) > 1 else ()  # "both EO 14110 and SB 53": each is shown, quoted
+    must_show = compared or (named if status_of else ())
     ranked = _each_named_shown(ranked, must_show, top_k, snapshot)[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
     support = max(candidates.dense[row] + covered[row] for row in pool)
@@ -137,9 +138,7 @@ def compose(
         chosen = items
     else:
         doc_of = {row: snapshot.passages[row].doc_id for row in ranked[:top_k]}
-        chosen = pick_sentences(
-            sentences, best_in_row, ranked[:top_k], params, doc_of, named if len(named) > 1 else ()
-        )
+        chosen = pick_sentences(sentences, best_in_row, ranked[:top_k], params, doc_of, compared)
     chosen = [s for s in chosen if s.row in ranked[:top_k]] or chosen[:1]
     position = {row: i for i, row in enumerate(ranked)}
     answer_sentences = tuple(

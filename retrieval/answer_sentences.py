@@ -9,7 +9,7 @@ import numpy as np
 
 from retrieval.lexical import terms
 from retrieval.params import Params
-from retrieval.snapshot import Snapshot
+from retrieval.snapshot import Snapshot, gathered
 from retrieval.types import AnswerSentence
 
 
@@ -48,11 +48,9 @@ def score_sentences(
     heading, and the bonus for holding the kind of answer asked for."""
     table = snapshot.analysis.sentences
     of_rows = np.asarray(rows, dtype=np.int64)
-    counts = table.first[of_rows + 1] - table.first[of_rows]
-    owners = np.repeat(of_rows, counts)
-    indices = np.repeat(table.first[of_rows] - np.cumsum(counts) + counts, counts)
-    indices = indices + np.arange(int(counts.sum()))
-    owners, indices = owners[table.scored[indices]], indices[table.scored[indices]]
+    indices, owner = gathered(table.first, of_rows)
+    scored = table.scored[indices]
+    owners, indices = of_rows[owner][scored], indices[scored]
     if not len(indices):
         return []
     vectors = np.array(snapshot.sentence_vectors[indices])

@@ -29,7 +29,8 @@ def folder_origin(folder: Path) -> str:
 
 @dataclass(frozen=True)
 class CurrentBuild:
-    """The build every process should serve, as its row says."""
+    """The build every process should serve, as its row says. It repeats the fields of
+    tables.BuildRow on purpose: a question reads it without importing the ORM."""
 
     build_id: str
     corpus_checksum: str

@@ -35,6 +35,17 @@ class StoredPassage:
     text: str
 
 
+def gathered(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions ``offsets[r]:offsets[r + 1]`` of each of ``rows``, concatenated in order,
+    and for each position the index into ``rows`` it belongs to (no Python loop over rows)."""
+    starts = offsets[rows]
+    lengths = offsets[rows + 1] - starts
+    positions = np.arange(int(lengths.sum())) + np.repeat(
+        starts - np.cumsum(lengths) + lengths, lengths
+    )
+    return positions, np.repeat(np.arange(len(rows)), lengths)
+
+
 @dataclass(frozen=True)
 class TermSets:
     """Stemmed term ids per row: row r holds ``ids[offsets[r]:offsets[r + 1]]``."""
@@ -49,16 +60,12 @@ class TermSets:
         """For each of ``rows``, the summed weight of the terms it holds: one pass over their
         ids per weighted term instead of a set per row (the answer step scores a few hundred
         sentences)."""
-        starts = self.offsets[rows]
-        lengths = self.offsets[rows + 1] - starts
-        held = self.ids[
-            np.arange(int(lengths.sum()))
-            + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        ]
+        positions, owner = gathered(self.offsets, rows)
+        held = self.ids[positions]
         found = np.zeros(len(held))
         for term, weight in weights.items():
             found[held == term] = weight
-        return np.bincount(np.repeat(np.arange(len(rows)), lengths), found, minlength=len(rows))
+        return np.bincount(owner, found, minlength=len(rows))
 
     @classmethod
     def build(cls, rows: Sequence[Sequence[int]]) -> TermSets:
