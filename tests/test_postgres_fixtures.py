@@ -48,17 +48,21 @@ def test_a_row_round_trips_through_sqlmodel(database_url, request):
     engine.dispose()
 
 
-def test_postgresql_databases_are_distinct_empty_and_dropped(postgres_server, postgres_url):
+def test_postgresql_databases_are_distinct_empty_and_emptied_after(postgres_server, postgres_url):
     engine = create_engine(postgres_url, poolclass=sqlalchemy.NullPool)
     _OwnTables.metadata.create_all(engine)
     with postgres.database(postgres_server) as other:
         assert other != postgres_url
         assert _tables(other) == []
         assert _tables(postgres_url) == ["note"]
-        idle = create_engine(other).connect()  # left open: the drop must not wait for it
+        _OwnTables.metadata.create_all(create_engine(other, poolclass=sqlalchemy.NullPool))
+        idle = create_engine(other).connect()  # left open: emptying must not wait for it
     with pytest.raises(sqlalchemy.exc.OperationalError, match="terminating connection"):
         idle.exec_driver_sql("SELECT 1")
     idle.close()
+    with postgres.database(postgres_server) as again:  # the next test takes it, empty
+        assert again == other and _tables(again) == []
+    postgres.drop_emptied(postgres_server)
     with pytest.raises(sqlalchemy.exc.OperationalError, match="does not exist"):
         _tables(other)
     engine.dispose()
