@@ -152,7 +152,11 @@ class OnnxEmbedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Threads spin between the operators of one run (a question's embedding 8.2 ms instead
+        # of 9.5 here, the engine's p50 0.4 ms lower) and stop when it ends, so an idle bot
+        # burns no CPU (spinning alone: 54 ms of CPU in the second after each run).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         options.log_severity_level = 3  # errors only
         return onnxruntime.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
