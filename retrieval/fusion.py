@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import Snapshot
+from retrieval.vectors import top_rows
 
 RRF_K = 60  # the constant of reciprocal-rank fusion (Cormack et al.), not tuned here
 TOP_SAMPLE_FROM = 100_000  # from this many passages the lexical top k is found via a sample
@@ -74,12 +75,5 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     if len(scores) > TOP_SAMPLE_FROM and len(sample) > k:
         floor = np.partition(sample, len(sample) - k)[len(sample) - k]
         above = np.flatnonzero(scores >= floor)
-        return above[_sorted_top(scores[above], k)]
-    return _sorted_top(scores, k)
-
-
-def _sorted_top(scores: np.ndarray, k: int) -> np.ndarray:
-    if len(scores) <= k:
-        return np.argsort(-scores, kind="stable")
-    part = np.argpartition(-scores, k)[:k]
-    return part[np.argsort(-scores[part], kind="stable")]
+        return above[top_rows(scores[above], k)]
+    return top_rows(scores, k)

@@ -183,17 +183,17 @@ class Snapshot:
         return {p.chunk_id: row for row, p in enumerate(self.passages)}
 
     @cached_property
-    def _rows_by_document(self) -> dict[str, list[int]]:
+    def _rows_by_document(self) -> dict[str, np.ndarray]:
         rows: dict[str, list[int]] = {}
         for row, passage in enumerate(self.passages):
             rows.setdefault(passage.doc_id, []).append(row)
-        return rows
+        return {doc_id: np.array(of_doc, dtype=np.int64) for doc_id, of_doc in rows.items()}
 
     def rows_of(self, doc_ids: set[str]) -> np.ndarray:
         """The rows of these documents' passages, in order."""
         by_document = self._rows_by_document
-        rows = sorted(r for d in doc_ids for r in by_document.get(d, ()))
-        return np.array(rows, dtype=np.int64)
+        found = [by_document[d] for d in doc_ids if d in by_document]
+        return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
     def next_row(self, row: int) -> int | None:
         """The passage that follows ``row`` in its document (passages are stored in order)."""
@@ -209,4 +209,4 @@ class Snapshot:
 
     def dense_scores(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None):
         """(rows, cosine scores) of the k nearest passages, restricted to ``allowed`` rows."""
-        return nearest(self.search_index, query_vector, k, allowed)
+        return nearest(self.search_index, self.passage_vectors, query_vector, k, allowed)

@@ -44,7 +44,7 @@ def test_search_returns_the_exact_nearest_rows(backend, filtered):
     assert vector_search.describe(index).startswith("ivf" if backend == "ivf" else "flat")
     allowed = np.arange(0, 1000, 7) if filtered else None
     for query in unit_vectors(20, seed=1):
-        rows, scores = vector_search.nearest(index, query, 10, allowed)
+        rows, scores = vector_search.nearest(index, vectors, query, 10, allowed)
         assert list(rows) == list(exact(vectors, query, 10, allowed))
         assert np.allclose(scores, vectors[rows] @ query, atol=1e-5)
         if filtered:
@@ -54,10 +54,25 @@ def test_search_returns_the_exact_nearest_rows(backend, filtered):
 def test_search_with_an_empty_filter_or_few_rows(backend):
     vectors = unit_vectors(5 if backend == "exact" else 200)
     index = vector_search.search_index(vectors)
-    rows, _ = vector_search.nearest(index, vectors[0], 10, np.array([], dtype=np.int64))
+    rows, _ = vector_search.nearest(index, vectors, vectors[0], 10, np.array([], dtype=np.int64))
     assert len(rows) == 0
-    rows, _ = vector_search.nearest(index, vectors[0], 3, np.array([0, 2, 4]))
+    rows, _ = vector_search.nearest(index, vectors, vectors[0], 3, np.array([0, 2, 4]))
     assert sorted(rows) == [0, 2, 4] and rows[0] == 0
+
+
+def test_few_allowed_rows_are_all_searched_when_the_index_probes_few_lists(monkeypatch):
+    """A named document's passages, scattered over lists the IVF search does not probe."""
+    monkeypatch.setattr(vector_search, "EXACT_SEARCH_LIMIT", 100)
+    monkeypatch.setattr(vector_search, "IVF_PROBE_SHARE", 0.0)
+    monkeypatch.setattr(vector_search, "IVF_MIN_PROBES", 1)
+    vectors = unit_vectors(2000)
+    index = vector_search.search_index(vectors)
+    assert vector_search.describe(index).endswith("/1")
+    allowed = np.arange(3, 2000, 40)  # 50 rows
+    for query in unit_vectors(10, seed=2):
+        rows, scores = vector_search.nearest(index, vectors, query, 10, allowed)
+        assert list(rows) == list(exact(vectors, query, 10, allowed))
+        assert np.allclose(scores, vectors[rows] @ query, atol=1e-5)
 
 
 @pytest.mark.parametrize("size", [30, 5_000])
