@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from retrieval.config import Settings, process_defaults
 from retrieval.evaluate import load_questions
 from retrieval.index import IndexDirectory
 from retrieval.lexical import terms
-from retrieval.manifest import Build, new_build_id
+from retrieval.manifest import Build, Manifest, new_build_id
 from retrieval.model_input import embedding_text
 from retrieval.service import Service
 from retrieval.snapshot import Analysis, SentenceTable, TermSets
@@ -95,6 +96,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="policybot-bench-"))
+    try:
+        bench(args, data)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace, data: Path) -> None:
     env = {**os.environ, "POLICYBOT_DATA_DIR": str(data), "POLICYBOT_CORPUS_DIRS": str(args.corpus)}
     settings = Settings(data_dir=data, corpus_dirs=[args.corpus])
     service = Service(settings)
@@ -210,11 +218,32 @@ def tile_terms(sets: TermSets, times: int, rows: int) -> TermSets:
 
 
 def scaled(snapshot, settings: Settings, env: dict, questions: list[str], n: int) -> None:
-    """Question latency and memory at ``n`` passages: the real ones repeated, each copy with its
+    """Question latency, search recall and memory at ``n`` passages, served by a process of its
+    own once the build's arrays are freed (the builder would have exited)."""
+    data = Path(tempfile.mkdtemp(prefix="policybot-scale-"))
+    try:
+        started = time.perf_counter()
+        published = publish_scaled(snapshot, n, data)
+        print(
+            f"scale {published.chunks:,} passages, {published.sentences:,} sentences: built in "
+            f"{time.perf_counter() - started:.0f} s, search {published.search}"
+        )
+        recall = search_recall(data, settings, snapshot.manifest, questions)
+        served = serve({**env, "POLICYBOT_DATA_DIR": str(data)}, questions)
+        print(
+            f"  latency {percentiles(served['latencies'])} (first pass, index pages read from "
+            f"disk: {percentiles(served['first'])}); search recall@50 vs exact {recall:.3f}; "
+            f"serving process peak RSS {served['peak_kib'] / 1024:.0f} MiB"
+        )
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def publish_scaled(snapshot, n: int, data: Path) -> Manifest:
+    """Publish a build of ``n`` passages in ``data``: the real ones repeated, each copy with its
     vector mixed from two real vectors so the search has real work to do."""
     times = -(-n // len(snapshot.passages))
     count = len(snapshot.passages)
-    started = time.perf_counter()
     passages = [
         replace(p, chunk_id=f"{p.chunk_id}~{k}") if k else p
         for k in range(times)
@@ -270,16 +299,16 @@ def scaled(snapshot, settings: Settings, env: dict, questions: list[str], n: int
         snapshot.names,
         snapshot.spelling,
     )
-    data = Path(tempfile.mkdtemp(prefix="policybot-scale-"))
     published = IndexDirectory(data / "index").publish(build)
     # The database names the build every process serves: this one (its documents stay local).
     Store(f"sqlite:///{data / 'policybot.db'}").commit(Change(), build_row(published))
-    print(
-        f"scale {len(passages):,} passages, {cut:,} sentences: built in "
-        f"{time.perf_counter() - started:.0f} s, search {published.search}"
-    )
+    return published
+
+
+def search_recall(data: Path, settings: Settings, made_like, questions: list[str]) -> float:
+    """Share of the exact top 50 passages that the scaled build's vector search finds."""
     scaled_snapshot = IndexDirectory(data / "index").load(
-        settings.embedding_model, snapshot.manifest.chunker, snapshot.manifest.chunk_tokens
+        settings.embedding_model, made_like.chunker, made_like.chunk_tokens
     )
     service = Service(Settings(data_dir=data, corpus_dirs=settings.corpus_dirs))
     hits = total = 0
@@ -289,12 +318,7 @@ def scaled(snapshot, settings: Settings, env: dict, questions: list[str], n: int
         exact = np.argsort(-(np.asarray(scaled_snapshot.passage_vectors) @ query))[:50]
         hits += len(set(found.tolist()) & set(exact.tolist()))
         total += 50
-    served = serve({**env, "POLICYBOT_DATA_DIR": str(data)}, questions)
-    print(
-        f"  latency {percentiles(served['latencies'])} (first pass, index pages read from disk: "
-        f"{percentiles(served['first'])}); search recall@50 vs exact "
-        f"{hits / total:.3f}; serving process peak RSS {served['peak_kib'] / 1024:.0f} MiB"
-    )
+    return hits / total
 
 
 if __name__ == "__main__":
