@@ -187,13 +187,18 @@ class Snapshot:
         rows: dict[str, list[int]] = {}
         for row, passage in enumerate(self.passages):
             rows.setdefault(passage.doc_id, []).append(row)
-        return {doc_id: np.array(of_doc, dtype=np.int64) for doc_id, of_doc in rows.items()}
+        arrays = {doc_id: np.array(of_doc, dtype=np.int64) for doc_id, of_doc in rows.items()}
+        for array in arrays.values():
+            array.flags.writeable = False  # rows_of hands them out as they are
+        return arrays
 
     def rows_of(self, doc_ids: set[str]) -> np.ndarray:
         """The rows of these documents' passages, in order."""
         by_document = self._rows_by_document
         found = [by_document[d] for d in doc_ids if d in by_document]
-        return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+        if len(found) < 2:  # one document's rows are already in order
+            return found[0] if found else np.empty(0, dtype=np.int64)
+        return np.sort(np.concatenate(found))
 
     def next_row(self, row: int) -> int | None:
         """The passage that follows ``row`` in its document (passages are stored in order)."""
