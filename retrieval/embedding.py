@@ -234,12 +234,15 @@ class OnnxEmbedder:
             per_run = max(1, SAME_LENGTH_TOKENS // length)
             groups += [rows[start : start + per_run] for start in range(0, len(rows), per_run)]
         groups.sort(key=lambda rows: -len(rows) * len(encodings[rows[0]].ids))  # longest first
+        if self.threads == 1:
+            session, each = self._session, map
+        else:
+            session, each = self._bulk_session, self._workers().map
 
         def run(rows: list[int]) -> np.ndarray:
             return self._run(session, [encodings[i] for i in rows])
 
-        session = self._session if self.threads == 1 else self._bulk_session
-        outputs = map(run, groups) if self.threads == 1 else self._workers().map(run, groups)
+        outputs = each(run, groups)
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         for rows, output in zip(groups, outputs, strict=True):
             vectors[rows] = output

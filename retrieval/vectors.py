@@ -43,7 +43,9 @@ def describe(index) -> str:
     return f"ivf{index.nlist}/{index.nprobe}" if hasattr(index, "nprobe") else "flat"
 
 
-def nearest(index, vectors: np.ndarray, query_vector: np.ndarray, k: int, allowed):
+def nearest(
+    index, vectors: np.ndarray, query_vector: np.ndarray, k: int, allowed: np.ndarray | None
+):
     """(rows, cosine scores) of the k nearest vectors, restricted to ``allowed`` rows.
 
     A few allowed rows on an IVF index (a named document's passages) are scored exactly from
@@ -59,7 +61,7 @@ def nearest(index, vectors: np.ndarray, query_vector: np.ndarray, k: int, allowe
         if hasattr(index, "nprobe") and len(allowed) <= EXACT_SEARCH_LIMIT:
             scores = np.asarray(vectors[allowed]) @ query_vector
             best = top_rows(scores, k)
-            return np.asarray(allowed)[best], scores[best]
+            return allowed[best], scores[best]
         member = np.zeros(index.ntotal, dtype=bool)
         member[allowed] = True
         selector = faiss.IDSelectorBitmap(np.packbits(member, bitorder="little"))

@@ -139,8 +139,9 @@ def shared_service(tmp_path_factory, real_embedder, model_dir):
 class RememberingEmbedder(OnnxEmbedder):
     """The real model, remembering each text's vector. Many tests index the same texts, and a
     text's vector does not depend on the texts embedded with it (within 1e-7), so a remembered
-    vector is the one a new embedding would give. The vectors are kept beside the export they come from (in pytest's cache folder), so a
-    later run embeds only texts it has not seen; a new export starts with none."""
+    vector is the one a new embedding would give. The vectors are kept beside the export they
+    come from (in pytest's cache folder), so a later run embeds only texts it has not seen; a
+    new export starts with none."""
 
     def __init__(self, *args) -> None:
         super().__init__(*args)
