@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,10 @@ from retrieval.types import IndexReport
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (what: "passages" or "sentences", done, total)
-EMBED_BATCH = 128  # texts embedded and saved together: a killed run loses at most one batch
+# Texts embedded and saved together, bounded by their length: a killed run loses at most one
+# batch (about 8 s of work here). Sentences embed at 105/s in batches of 128 and at 118-125/s in
+# batches of about 1,000, where the runs of one token length fill up and the workers rarely wait.
+EMBED_BATCH_CHARS = 160_000
 
 
 @dataclass(frozen=True)
@@ -172,11 +175,12 @@ class Indexer:
         hashes = sorted(missing, key=lambda h: len(texts[h]))
         if progress:
             progress(what, 0, len(hashes))
-        for start in range(0, len(hashes), EMBED_BATCH):
-            batch = hashes[start : start + EMBED_BATCH]
+        done = 0
+        for batch in _batches(hashes, texts, EMBED_BATCH_CHARS):
             self.store.save_embeddings(model, batch, self.embedder.embed([texts[h] for h in batch]))
+            done += len(batch)
             if progress:
-                progress(what, min(start + EMBED_BATCH, len(hashes)), len(hashes))
+                progress(what, done, len(hashes))
         if hashes:
             log.info("embedded %d new %s", len(hashes), what)
         return len(hashes)
@@ -215,6 +219,20 @@ class Indexer:
             answerable_seconds=answerable_s,
             sentences_embedded=sentences,
         )
+
+
+def _batches(hashes: list[str], texts: dict[str, str], max_chars: int) -> Iterator[list[str]]:
+    """Consecutive runs of ``hashes`` whose texts hold at most ``max_chars`` (or one text)."""
+    batch: list[str] = []
+    size = 0
+    for text_hash in hashes:
+        if batch and size + len(texts[text_hash]) > max_chars:
+            yield batch
+            batch, size = [], 0
+        batch.append(text_hash)
+        size += len(texts[text_hash])
+    if batch:
+        yield batch
 
 
 def _now() -> str:

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from retrieval import indexer
 from retrieval.errors import (
     DocumentError,
     DuplicateDocument,
@@ -53,6 +54,33 @@ def test_index_then_reindex_unchanged_embeds_nothing(service, embedder):
     second = service.reindex()
     assert not second.rebuilt and second.embedded == second.sentences_embedded == 0
     assert second.build_id == first.build_id
+
+
+def test_a_failed_run_keeps_the_batches_it_embedded(service, embedder, monkeypatch):
+    """Texts are embedded in batches bounded by their length and saved as each batch ends:
+    the run after a failure embeds only what the failed run had not finished."""
+    monkeypatch.setattr(indexer, "EMBED_BATCH_CHARS", 1_000)
+    batches = []
+    embed = embedder.embed
+
+    def failing_fifth(texts):
+        if len(batches) == 4:  # the passages' batches and the first of the sentences' are done
+            raise RuntimeError("the model stopped")
+        batches.append(list(texts))
+        return embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", failing_fifth)
+    with pytest.raises(RuntimeError):
+        service.reindex()
+    assert all(len(b) == 1 or sum(map(len, b)) <= 1_000 for b in batches)
+    assert max(map(len, batches)) > 2  # short texts share a batch
+    finished = {t for b in batches for t in b}
+    monkeypatch.setattr(embedder, "embed", embed)
+    embedder.texts.clear()
+    report = service.reindex()
+    assert report.sentences_embedded == len(embedder.texts) > 0
+    assert not finished & set(embedder.texts)
+    assert service.current().manifest.sentences_missing == 0
 
 
 def test_changing_one_document_embeds_only_its_chunks(service, embedder, corpus):
