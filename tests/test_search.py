@@ -60,6 +60,23 @@ def test_search_with_an_empty_filter_or_few_rows(backend):
     assert sorted(rows) == [0, 2, 4] and rows[0] == 0
 
 
+def test_dense_search_beside_bm25_gives_the_candidates_of_one_after_the_other(
+    service, monkeypatch
+):
+    """On a large corpus the dense searches run in a thread while BM25 scores: the candidates,
+    with a filter and a named document's own rankings, are those of the searches in turn."""
+    service.reindex()
+    snapshot = service.current()
+    rows = np.arange(len(snapshot.passages))
+    query = service.embedder.embed(["who signed the memorandum on AI safety?"])[0]
+    cases = [(None, None), (rows[::2], None), (None, rows[1:3]), (rows[::2], rows[:2])]
+    alone = [fusion.candidate_rows(snapshot, "memorandum", query, a, 5, f) for a, f in cases]
+    monkeypatch.setattr(fusion, "PARALLEL_SEARCH_FROM", 0)
+    beside = [fusion.candidate_rows(snapshot, "memorandum", query, a, 5, f) for a, f in cases]
+    assert beside == alone
+    assert len({tuple(c.rows) for c in alone}) > 1  # the cases search differently
+
+
 def test_few_allowed_rows_are_all_searched_when_the_index_probes_few_lists(monkeypatch):
     """A named document's passages, scattered over lists the IVF search does not probe."""
     monkeypatch.setattr(vector_search, "EXACT_SEARCH_LIMIT", 100)
