@@ -60,9 +60,7 @@ def test_search_with_an_empty_filter_or_few_rows(backend):
     assert sorted(rows) == [0, 2, 4] and rows[0] == 0
 
 
-def test_dense_search_beside_bm25_gives_the_candidates_of_one_after_the_other(
-    service, monkeypatch
-):
+def test_dense_search_beside_bm25_gives_the_candidates_of_one_after_the_other(service, monkeypatch):
     """On a large corpus the dense searches run in a thread while BM25 scores: the candidates,
     with a filter and a named document's own rankings, are those of the searches in turn."""
     service.reindex()
