@@ -1,7 +1,8 @@
 """Whether the corpus answers a question at all, and which signal says it does not.
 
-Three signals, in order: a name-like word the corpus lacks in every form ("TRAIGA", "Apulia");
-passages that are about something else (low cosine); and weak support (cosine plus the share of
+Four signals, in order: a name-like word the corpus lacks in every form ("TRAIGA", "Apulia");
+a month the question names ("in February 2025") that no pooled passage mentions and no pooled
+passage's document is dated, so the event it asks about is not in them; passages that are about something else (low cosine); and weak support (cosine plus the share of
 the question's IDF weight a passage holds), judged against a higher bar when a distinctive name
 of the question occurs in none of the leading passages. A name is matched by its word, and an
 acronym also by the words it abbreviates ("EO" by "Executive Order").
@@ -14,30 +15,20 @@ from dataclasses import dataclass
 
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
-from retrieval.spelling import name_like_tokens
+from retrieval.spelling import MONTHS, name_like_tokens
 
-_MONTHS_AND_DAYS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?,?"
+
+
+def _month_pattern(month: str) -> str:
+    """A month's name as texts write it: "February", "Feb.", "Sept"."""
+    return rf"(?:{month}|{month[:4]}|{month[:3]})\b\.?"
+
+
+# A month and year the question names ("in February 2025", "sept 2024", "dec 2025").
+_QUESTION_MONTH = re.compile(
+    rf"\b({'|'.join(_month_pattern(m) for m in MONTHS)})\s+(?:{_DAY}\s+)?((?:19|20)\d\d)\b",
+    re.IGNORECASE,
 )
 _SMALL = r"(?:(?:of|and|the|for|on|in)\s+)?"
 # A term in more than this share of passages names nothing in particular ("AI", "EU").
@@ -59,6 +50,7 @@ def judge(
     support: float,
     best_dense: float,
     leading_rows: list[int],
+    pooled_rows: list[int],
     leading_terms: set[int],
     missing: tuple[str, ...],
     params: Params,
@@ -73,6 +65,9 @@ def judge(
     needed = (params.named_support if unmatched else params.min_support) + offset
     if missing:
         return Verdict(True, f"absent from the corpus: {', '.join(missing)}", support, needed)
+    months = unmatched_months(question, snapshot, pooled_rows)
+    if months:
+        return Verdict(True, f"in no pooled passage: {', '.join(months)}", support, needed)
     if best_dense < params.min_dense + offset:
         return Verdict(True, f"about something else: cosine {best_dense:.2f}", support, needed)
     if support < needed:
@@ -81,13 +76,34 @@ def judge(
     return Verdict(False, "answered", support, needed)
 
 
+def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list[str]:
+    """The months the question names that none of ``rows`` mentions ("2 February 2025",
+    "February 2025", "2025-02") and none of their documents is dated."""
+    unmatched = []
+    for match in _QUESTION_MONTH.finditer(question):
+        number = next(i for i, m in enumerate(MONTHS, 1) if match.group(1).lower()[:3] == m[:3])
+        year, month = match.group(2), _month_pattern(MONTHS[number - 1])
+        iso = f"{year}-{number:02d}"
+        mention = re.compile(
+            rf"\b{month}\s+(?:{_DAY}\s+)?{year}\b|\b{_DAY}\s+{month},?\s+{year}\b|\b{iso}\b",
+            re.IGNORECASE,
+        )
+        if not any(
+            mention.search(snapshot.passages[row].text)
+            or snapshot.documents[snapshot.passages[row].doc_id].date.startswith(iso)
+            for row in rows
+        ):
+            unmatched.append(match.group(0))
+    return unmatched
+
+
 def distinctive_names(question: str, snapshot: Snapshot) -> list[str]:
-    """Name-like words of the question that single out what it is about: not months or days,
+    """Name-like words of the question that single out what it is about: not counts or codes,
     and not words so common in the corpus that every passage is near them ("AI")."""
     names = []
     for token in name_like_tokens(question):
         ids = [t for t in snapshot.term_ids(token) if t >= 0]
-        if token.lower() in _MONTHS_AND_DAYS or any(c.isdigit() for c in token):
+        if any(c.isdigit() for c in token):
             continue  # dates, counts and codes say when or how much, not what
         if ids and all(snapshot.analysis.passage_share(t) > COMMON_TERM_SHARE for t in ids):
             continue

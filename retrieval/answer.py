@@ -110,6 +110,7 @@ def compose(
         support=support,
         best_dense=max(candidates.dense.values()),
         leading_rows=leading,
+        pooled_rows=pool,
         leading_terms=set().union(*(context_terms[row] for row in leading)),
         missing=missing,
         params=params,

@@ -23,6 +23,23 @@ LONG_WORD = 8
 # A question token that names something: capitalised after the first word, all capitals, or
 # with a digit ("TRAIGA", "Apulia", "H100s", "1047").
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+# Month and day names and the months' abbreviations ("Nov", "Sept"): they date, never name.
+_CALENDAR = frozenset(MONTHS + _DAYS + [m[:3] for m in MONTHS] + ["sept"])
 
 
 class Spelling:
@@ -65,11 +82,12 @@ class Spelling:
 
 
 def name_like_tokens(question: str) -> list[str]:
-    """Tokens that look like names: capitalised (not first), all caps, or holding a digit."""
+    """Tokens that look like names: capitalised (not first), all caps, or holding a digit; not
+    months or days."""
     tokens = []
     for match in _TOKEN.finditer(question):
         token = match.group(0)
-        if len(token) < 2:  # an initial ("E." of "E.O.") names nothing alone
+        if len(token) < 2 or token.lower() in _CALENDAR:  # an initial ("E." of "E.O.") alone
             continue
         capitalised = token[:1].isupper() and match.start() > 0 and not _after_stop(question, match)
         upper = len(token) > 1 and token.replace("'s", "").replace("’s", "").isupper()

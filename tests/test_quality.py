@@ -88,6 +88,19 @@ def test_a_key_name_the_corpus_lacks_means_no_answer(shared_service):
     assert known.passages[0].document.doc_id == "uk-bletchley-declaration-2023-11-01"
 
 
+def test_a_month_no_passage_mentions_means_no_answer(shared_service):
+    # November 2023 is the declaration's date; May 2024 is in none of the passages found, nor
+    # is any document of theirs dated then (the corpus holds the year: it is no absent name).
+    later = shared_service.ask("What did countries agree at the AI Safety Summit in May 2024?")
+    assert later.abstained and "May 2024" in later.reasons.decided_by
+    for month in ("November 2023", "Nov. 2023", "nov 2023"):
+        answer = shared_service.ask(f"What did countries agree at the AI Safety Summit in {month}?")
+        assert not answer.abstained, month
+    # A passage's own words date it too: "January 1, 2027" in SB 53, dated 2025.
+    applies = shared_service.ask("what does SB 53 require starting jan 2027?")
+    assert not applies.abstained
+
+
 def test_a_misspelt_word_is_read_as_the_corpus_spells_it(shared_service):
     spelling = shared_service.current().spelling
     assert spelling.corrected("the Bletchly Declaraton") == "the bletchley declaration"
