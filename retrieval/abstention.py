@@ -2,10 +2,12 @@
 
 Four signals, in order: a name-like word the corpus lacks in every form ("TRAIGA", "Apulia");
 a month the question names ("in February 2025") that no pooled passage mentions and no pooled
-passage's document is dated, so the event it asks about is not in them; passages that are about something else (low cosine); and weak support (cosine plus the share of
-the question's IDF weight a passage holds), judged against a higher bar when a distinctive name
-of the question occurs in none of the leading passages. A name is matched by its word, and an
-acronym also by the words it abbreviates ("EO" by "Executive Order").
+passage's document is dated, so the event it asks about is not in them; passages that are
+about something else (low cosine); and weak support (cosine plus the share of the question's IDF
+weight a passage holds), judged against a higher bar when a distinctive name of the question
+occurs in none of the leading passages nor their documents' titles. A name is matched by its
+word, and an acronym also by the words it abbreviates ("EO" by "Executive Order", "UNGA" by
+"UN General Assembly").
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from retrieval.names import initialisms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
 from retrieval.spelling import MONTHS, name_like_tokens
@@ -30,7 +33,6 @@ _QUESTION_MONTH = re.compile(
     rf"\b({'|'.join(_month_pattern(m) for m in MONTHS)})\s+(?:{_DAY}\s+)?((?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
-_SMALL = r"(?:(?:of|and|the|for|on|in)\s+)?"
 # A term in more than this share of passages names nothing in particular ("AI", "EU").
 COMMON_TERM_SHARE = 0.1
 
@@ -112,16 +114,16 @@ def distinctive_names(question: str, snapshot: Snapshot) -> list[str]:
 
 
 def _matched(name: str, snapshot: Snapshot, rows: list[int], terms: set[int]) -> bool:
+    """True when the passages, or the titles of their documents, hold the name: a passage
+    rarely repeats the name of its document ("EO" of "Executive Order 14110")."""
+    titles = {snapshot.documents[snapshot.passages[row].doc_id].title for row in rows}
     ids = snapshot.term_ids(name)
-    if ids and all(t in terms for t in ids):
+    if ids and set(ids) <= terms | set(snapshot.term_ids(" ".join(titles))):
         return True
     if not name.isupper() or len(name) < 2:
         return False
     long_form = snapshot.names.long_forms.get(name)
-    initials = _SMALL.join(rf"{letter}[\w’'-]*\s+" for letter in name).removesuffix(r"\s+")
-    pattern = re.compile(rf"\b{initials}\b")
-    for row in rows:
-        text = snapshot.passages[row].text
-        if pattern.search(text) or (long_form and long_form.lower() in text.lower()):
+    for text in [snapshot.passages[row].text for row in rows] + sorted(titles):
+        if name.lower() in initialisms(text) or (long_form and long_form.lower() in text.lower()):
             return True
     return False

@@ -99,18 +99,21 @@ def _spells(letters: list[str], words: list[str]) -> bool:
     return all(initial in letters for initial in initials)
 
 
+_CAPITALISED = r"(?:[A-Z][a-z]+|[A-Z]{2,}\b)"
 _CAPITALISED_RUN = re.compile(
-    r"\b[A-Z][a-z]+(?:[ -](?:(?:of|and|the|for|on|in)[ -])?[A-Z][a-z]+){1,6}"
+    rf"\b{_CAPITALISED}(?:[ -](?:(?:of|and|the|for|on|in)[ -])?{_CAPITALISED}){{1,6}}"
 )
 
 
 def initialisms(text: str) -> set[str]:
     """Lower-case initials of the capitalised names a text spells out ("United Nations General
-    Assembly" → "unga", "Attorney General" → "ag"), and of each name's leading words."""
+    Assembly" → "unga", "Attorney General" → "ag"; an acronym counts whole: "UN General
+    Assembly" → "unga"), and of each name's leading words."""
     found = set()
     for match in _CAPITALISED_RUN.finditer(text):
-        capitals = [w[0] for w in re.split(r"[ -]", match.group(0)) if w[:1].isupper()]
-        found |= {"".join(capitals[:n]).lower() for n in range(2, len(capitals) + 1)}
+        words = [w for w in re.split(r"[ -]", match.group(0)) if w[:1].isupper()]
+        capitals = "".join(w if w.isupper() else w[0] for w in words)
+        found |= {capitals[:n].lower() for n in range(2, len(capitals) + 1)}
     return found
 
 

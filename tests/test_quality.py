@@ -7,6 +7,7 @@ import re
 import pytest
 
 from retrieval.config import Settings
+from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
 from retrieval.spelling import Spelling
@@ -137,6 +138,30 @@ def test_front_matter_aliases_name_a_document(tmp_path, real_embedder):
     answer = service.ask("what does bletchley say about the risks of frontier AI?")
     assert answer.reasons.named == ("uk-bletchley-declaration-2023-11-01",)
     assert answer.passages[0].document.doc_id == "uk-bletchley-declaration-2023-11-01"
+
+
+@needs_shared
+def test_a_name_in_a_documents_title_is_found_with_its_passages(tmp_path, real_embedder):
+    """A passage rarely repeats its document's name: "UNGA" is in the statement's title only,
+    as the initials of "UN General Assembly", so no higher bar of support applies."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (
+        "us-harris-statement-unga-ai-resolution-2024-03-21.md",
+        "uk-bletchley-declaration-2023-11-01.md",
+    ):
+        (corpus / name).write_text((SHARED_CORPUS / name).read_text(encoding="utf-8"))
+    service = Service(
+        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
+    )
+    service.reindex()
+    statement = service.current().documents["us-harris-statement-unga-ai-resolution-2024-03-21"]
+    assert "UN General Assembly" in statement.title
+    answer = service.ask(
+        "what did harris's UNGA statement say the resolution commits countries to?"
+    )
+    assert answer.passages[0].document == statement
+    assert answer.reasons.needed == Params().min_support
 
 
 def test_quotes_read_as_text_and_still_locate_their_words(shared_service):
