@@ -65,8 +65,7 @@ def compose(
         d: frozenset(snapshot.term_ids(" ".join(snapshot.names.names.get(d, ())))) for d in named
     }
     context_terms = {
-        row: snapshot.analysis.passage_terms.of(row)
-        | name_ids.get(snapshot.passages[row].doc_id, frozenset())
+        row: snapshot.context_terms(row) | name_ids.get(snapshot.passages[row].doc_id, frozenset())
         for row in pool
     }
     covered = {row: coverage(weights, context_terms[row]) for row in pool}

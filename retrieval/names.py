@@ -99,6 +99,7 @@ def _spells(letters: list[str], words: list[str]) -> bool:
     return all(initial in letters for initial in initials)
 
 
+_ARTICLES = {"The", "A", "An"}
 _CAPITALISED = r"(?:[A-Z][a-z]+|[A-Z]{2,}\b)"
 _CAPITALISED_RUN = re.compile(
     rf"\b{_CAPITALISED}(?:[ -](?:(?:of|and|the|for|on|in)[ -])?{_CAPITALISED}){{1,6}}"
@@ -112,6 +113,7 @@ def initialisms(text: str) -> set[str]:
     found = set()
     for match in _CAPITALISED_RUN.finditer(text):
         words = [w for w in re.split(r"[ -]", match.group(0)) if w[:1].isupper()]
+        words = words[1:] if words[0] in _ARTICLES else words  # "The Office of …" opens a sentence
         capitals = "".join(w if w.isupper() else w[0] for w in words)
         found |= {capitals[:n].lower() for n in range(2, len(capitals) + 1)}
     return found

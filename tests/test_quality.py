@@ -7,6 +7,7 @@ import re
 import pytest
 
 from retrieval.config import Settings
+from retrieval.names import initialisms
 from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
@@ -162,6 +163,47 @@ def test_a_name_in_a_documents_title_is_found_with_its_passages(tmp_path, real_e
     )
     assert answer.passages[0].document == statement
     assert answer.reasons.needed == Params().min_support
+
+
+def test_initials_of_the_names_a_text_spells_out():
+    assert "omb" in initialisms("The Office of Management and Budget will issue guidance.")
+    assert "unga" in initialisms("welcomed by the UN General Assembly today")
+    assert "ag" in initialisms("the Attorney General shall") and "to" not in initialisms(
+        "The Office"
+    )
+
+
+@needs_shared
+def test_a_passage_that_goes_on_from_the_one_before_is_read_with_it(tmp_path, real_embedder):
+    """The fact sheet's bullet on the draft guidance goes on in the next passage, which says
+    where to comment but not what on: it counts the previous passage's words as its own."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (
+        "us-fact-sheet-harris-ai-initiatives-us-aisi-2023-11-01.md",
+        "us-fact-sheet-omb-m-24-10-2024-03-28.md",
+        "us-fact-sheet-voluntary-ai-commitments-2023-07-21.md",
+    ):
+        (corpus / name).write_text((SHARED_CORPUS / name).read_text(encoding="utf-8"))
+    service = Service(
+        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
+    )
+    service.reindex()
+    snapshot = service.current()
+    row = next(r for r, p in enumerate(snapshot.passages) if "ai.gov/input" in p.text)
+    guidance = snapshot.term_ids("guidance")[0]
+    assert guidance not in snapshot.analysis.passage_terms.of(row)
+    assert guidance in snapshot.context_terms(row)
+    opening = next(
+        r
+        for r, p in enumerate(snapshot.passages)
+        if r and p.doc_id != snapshot.passages[r - 1].doc_id
+    )
+    assert snapshot.context_terms(opening) == snapshot.analysis.passage_terms.of(opening)
+    answer = service.ask(
+        "what website should people use to comment on the first draft guidance on federal AI use?"
+    )
+    assert any("ai.gov/input" in p.text for p in answer.passages[:2])
 
 
 def test_quotes_read_as_text_and_still_locate_their_words(shared_service):
