@@ -17,7 +17,7 @@ from retrieval.answer_sentences import (
     status_first,
     weighted_terms,
 )
-from retrieval.answer_types import QuestionForm, asks_status
+from retrieval.answer_types import QuestionForm, asks_status, names_a_part
 from retrieval.embedding import Embedder
 from retrieval.fusion import Candidates
 from retrieval.params import Params
@@ -74,6 +74,7 @@ def compose(
         + params.lexical_weight * covered[row]
         + params.bm25_weight * candidates.lexical[row]
         + params.named_weight * (snapshot.passages[row].doc_id in named)
+        + params.part_weight * (form.wants_part and names_a_part(snapshot.passages[row].heading))
         for row in pool
     }
     by_retrieval = sorted(pool, key=retrieval_score.__getitem__, reverse=True)

@@ -8,7 +8,8 @@ merely repeats the question's words.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
@@ -43,6 +44,27 @@ _LIST_QUESTION = re.compile(
 )
 
 
+# "Which article of the AI Act …?", "where in the AI Act does it say …": the answer is the part
+# of the text, which a passage's heading names.
+_PART_QUESTION = re.compile(
+    r"\b(?:which|what)\s+(?:article|section|annex|chapter|part|paragraph|provision|clause|"
+    r"subsection|appendix)s?\b|\bwhere in\b|\bin which (?:article|section|annex|part|chapter)\b",
+    re.IGNORECASE,
+)
+# A heading that names a numbered part: "Article 53", "ANNEX III", "Sec. 4", "7.1. Strengthening …".
+_NUMBERED_PART = re.compile(
+    r"\b(?:Article|Section|Sec\.|Annex|ANNEX|Chapter|CHAPTER|Part|PART|Appendix|APPENDIX)\s+"
+    r"[0-9IVXLC]+\b|(?:^|› )\d+(?:\.\d+)*\.?\s"
+)
+
+
+@lru_cache(maxsize=4096)
+def names_a_part(heading: str) -> bool:
+    """True for a heading under a numbered article, section, annex or chapter (passages share
+    their headings, so each is read once)."""
+    return bool(_NUMBERED_PART.search(heading))
+
+
 # "Is EO 14110 still in force?", "is the RMF mandatory?", "Is SB 53 law yet?": answered first
 # from the named document's recorded status.
 _STATUS_QUESTION = re.compile(
@@ -67,12 +89,18 @@ class QuestionForm:
         str  # the question without words that only ask for a form ("define": answers say "means")
     )
     wants_list: bool  # "What are the three objectives …?": the items answer it, not their intro
+    wants_part: bool = False  # "Which article …?": a passage under a numbered heading answers
 
 
 def question_form(question: str) -> QuestionForm:
-    """Read the answer's form from the question: a date for "when", the term's definition for
-    "how does X define Y", a list for "what are the …"."""
+    """Read the answer's form from the question: a numbered part for "which article", a date
+    for "when", the term's definition for "how does X define Y", a list for "what are the …"."""
     wants_list = bool(_LIST_QUESTION.search(question))
+    form = _shaped_form(question, wants_list)
+    return replace(form, wants_part=bool(_PART_QUESTION.search(question)))
+
+
+def _shaped_form(question: str, wants_list: bool) -> QuestionForm:
     when = _WHEN.search(question)
     if when:
         return QuestionForm(_DATE, question, wants_list)

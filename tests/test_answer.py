@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from retrieval.answer import _diversify
-from retrieval.answer_types import question_form
+from retrieval.answer_types import names_a_part, question_form
 from retrieval.config import Settings
 from retrieval.params import Params
 from retrieval.service import Service
@@ -64,6 +64,35 @@ def test_questions_without_an_answer_shape(question):
 )
 def test_list_questions(question, is_list):
     assert question_form(question).wants_list is is_list
+
+
+@pytest.mark.parametrize(
+    ("question", "wants_part"),
+    [
+        ("which article of the EU AI Act has the list of banned AI practices?", True),
+        ("where in the AI act does it say I can complain?", True),
+        ("What section of EO 14110 defines red-teaming?", True),
+        ("What does Article 5 prohibit?", False),
+        ("where can I comment on the draft?", False),
+    ],
+)
+def test_questions_that_ask_for_a_part_of_the_text(question, wants_part):
+    assert question_form(question).wants_part is wants_part
+
+
+@pytest.mark.parametrize(
+    ("heading", "numbered"),
+    [
+        ("CHAPTER V › SECTION 2 › Article 53 › Obligations for providers", True),
+        ("ANNEX III › High-risk AI systems", True),
+        ("Sec. 3. Definitions", True),
+        ("7.1. Strengthening AI and Civil Rights in the Criminal Justice System", True),
+        ("REGULATION (EU) 2024/1689 OF THE EUROPEAN PARLIAMENT AND OF THE COUNCIL", False),
+        ("Ministerial foreword", False),
+    ],
+)
+def test_headings_that_name_a_numbered_part(heading, numbered):
+    assert names_a_part(heading) is numbered
 
 
 def test_a_third_passage_of_one_document_yields_only_to_a_close_rival():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -204,6 +205,66 @@ def test_a_passage_that_goes_on_from_the_one_before_is_read_with_it(tmp_path, re
         "what website should people use to comment on the first draft guidance on federal AI use?"
     )
     assert any("ai.gov/input" in p.text for p in answer.passages[:2])
+
+
+WIDGETS = """---
+title: "Regulation on the safety of widgets"
+publisher: "Example Union"
+date: 2024-06-13
+---
+
+# Regulation on the safety of widgets
+
+Whereas:
+
+(12) Providers of widgets should keep technical documentation up to date, put in place a policy
+to comply with copyright law, and make publicly available a sufficiently detailed summary about
+the content used for training the widget.
+
+(13) Widget deployers should inform the persons concerned that they are exposed to a widget, in
+particular where the widget takes decisions about them.
+
+## CHAPTER II
+
+### Article 7
+
+#### Obligations for providers of widgets
+
+1. Providers of widgets shall:
+
+(a) draw up and keep up-to-date the technical documentation of the widget, including its
+training and testing process and the results of its evaluation;
+
+(b) put in place a policy to comply with Union law on copyright and related rights;
+
+(c) draw up and make publicly available a sufficiently detailed summary about the content used
+for training of the widget.
+
+### Article 8
+
+#### Obligations of deployers of widgets
+
+1. Deployers of widgets shall inform the natural persons concerned that they are subject to the
+use of a widget.
+"""
+
+
+def test_which_article_is_answered_by_the_article_not_the_recital(tmp_path, real_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "widgets.md").write_text(WIDGETS, encoding="utf-8")
+    service = Service(
+        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
+    )
+    service.reindex()
+    question = (
+        "which article says what widget providers must do (technical documentation, copyright"
+        " policy, training summary)?"
+    )
+    answer = service.ask(question)
+    assert answer.passages[0].heading.endswith("Article 7 › Obligations for providers of widgets")
+    service.params = replace(Params(), part_weight=0.0)  # the recital paraphrases it closer
+    assert service.ask(question).passages[0].heading == "Regulation on the safety of widgets"
 
 
 def test_quotes_read_as_text_and_still_locate_their_words(shared_service):
