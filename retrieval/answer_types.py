@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-_MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-)
+from retrieval.spelling import MONTHS
+
+_MONTH = rf"(?:{'|'.join(m.capitalize() for m in MONTHS)})"
 
 _WHEN = re.compile(
     r"^\s*(?:and\s+)?when\b|\b(?:what|which|by what|from what)\s+(?:date|day|year|month)\b"
@@ -54,7 +54,7 @@ _PART_QUESTION = re.compile(
 # A heading that names a numbered part: "Article 53", "ANNEX III", "Sec. 4", "7.1. Strengthening …".
 _NUMBERED_PART = re.compile(
     r"\b(?:Article|Section|Sec\.|Annex|ANNEX|Chapter|CHAPTER|Part|PART|Appendix|APPENDIX)\s+"
-    r"[0-9IVXLC]+\b|(?:^|› )\d+(?:\.\d+)*\.?\s"
+    r"[0-9IVXLC]+\b|(?:^|› )(?:\d+(?:\.\d+)+\.?|\d+\.)\s"
 )
 
 

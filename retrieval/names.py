@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from retrieval.lexical import terms
+from retrieval.spelling import MONTHS
 
 # "Executive Order 14110" → "eo 14110"; "Senate Bill No. 53" → "sb 53": the short forms people
 # type for an instrument's number, built from the long form the title spells out.
@@ -35,7 +36,6 @@ _CODE = re.compile(
     r"\b[A-Z]{1,5}(?:/[A-Z]{1,5})*[ /-]?\d+(?:[-/.]\d+)*\b|\b\d+[/-]\d+(?:[/-]\d+)*\b"
 )
 _DATE_IN_ID = re.compile(r"\b(?:19|20)\d\d(?:[-/ ]\d\d?){0,2}\b")
-_MONTHS = "january february march april may june july august september october november december"
 _PARENTHESES = re.compile(r"\(([^()]{2,60})\)")
 _VERSION = re.compile(r"\s+\d+(?:\.\d+)+$|\s+v\d+$", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
@@ -161,7 +161,7 @@ def names_of(doc_id: str, title: str, aliases: Sequence[str], acronyms: dict[str
 def _is_date(text: str, match: re.Match) -> bool:
     """A day range or a date ("1-2 November 2023", "2024-03-28"), not a code."""
     following = text[match.end() : match.end() + 12].strip().lower()
-    return bool(_DATE_IN_ID.fullmatch(match.group(0))) or following.split(" ")[0] in _MONTHS.split()
+    return bool(_DATE_IN_ID.fullmatch(match.group(0))) or following.split(" ")[0] in MONTHS
 
 
 @dataclass(frozen=True)
