@@ -14,7 +14,8 @@ from retrieval.snapshot import Analysis, StoredPassage
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 
-INDEX_FORMAT = 4  # 2: sentence vectors and term sets; 3: document names; 4: made from the database
+INDEX_FORMAT = 5  # 2: sentence vectors and term sets; 3: document names; 4: made from the
+# database; 5: a sentence that only repeats its title or heading is never an answer
 REBUILD_HINT = "run `policybot index --rebuild` to rebuild it"
 
 

@@ -80,7 +80,8 @@ class SentenceTable:
     """Every sentence span of every passage, in passage order.
 
     Passage r's sentences are ``first[r]:first[r + 1]``; offsets are into the passage text.
-    A scored sentence (at least ``MIN_SENTENCE_WORDS`` words) is one the answer can choose.
+    A scored sentence (at least ``MIN_SENTENCE_WORDS`` words, and more than its title and heading
+    say: "Policy and Principles.", a title line) is one the answer can choose.
     """
 
     first: np.ndarray
@@ -139,7 +140,9 @@ def analyse(passages: Sequence[StoredPassage], titles: dict[str, str]) -> Analys
             text = passage.text[s:e]
             starts.append(s)
             ends.append(e)
-            scored.append(len(text.split()) >= MIN_SENTENCE_WORDS)
+            scored.append(
+                len(text.split()) >= MIN_SENTENCE_WORDS and not set(terms(text)) <= labels
+            )
             opens.append(introduces_list(text))
             items.append(starts_list_item(text))
             sentence_rows.append(ids(f"{passage.heading}\n{text}"))

@@ -267,6 +267,27 @@ def test_which_article_is_answered_by_the_article_not_the_recital(tmp_path, real
     assert service.ask(question).passages[0].heading == "Regulation on the safety of widgets"
 
 
+@needs_shared
+def test_a_sentence_that_only_repeats_its_title_is_never_the_answer(tmp_path, real_embedder):
+    """The principles' text opens with its own title line, which is nearest to any question
+    that names the document."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (
+        "g7-hiroshima-process-international-guiding-principles-2023-10-30.md",
+        "g7-leaders-statement-hiroshima-ai-process.md",
+    ):
+        (corpus / name).write_text((SHARED_CORPUS / name).read_text(encoding="utf-8"))
+    service = Service(
+        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
+    )
+    service.reindex()
+    answer = service.ask("who are the hiroshima guiding principles for?")
+    assert answer.sentences
+    titles = {readable(d.title).lower() for d in service.documents()}
+    assert not any(s.text.lower().rstrip(".") in titles for s in answer.sentences)
+
+
 def test_quotes_read_as_text_and_still_locate_their_words(shared_service):
     answer = shared_service.ask(
         "What is the first government-wide policy OMB issued to mitigate AI risks?"
