@@ -80,7 +80,8 @@ def judge(
 
 def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list[str]:
     """The months the question names that none of ``rows`` mentions ("2 February 2025",
-    "February 2025", "2025-02") and none of their documents is dated."""
+    "February 2025", "2025-02"), none of their documents is dated and none of their recorded
+    statuses names ("in force since 2024-08-01")."""
     unmatched = []
     for match in _QUESTION_MONTH.finditer(question):
         number = next(i for i, m in enumerate(MONTHS, 1) if match.group(1).lower()[:3] == m[:3])
@@ -90,10 +91,9 @@ def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list
             rf"\b{month}\s+(?:{_DAY}\s+)?{year}\b|\b{_DAY}\s+{month},?\s+{year}\b|\b{iso}\b",
             re.IGNORECASE,
         )
-        if not any(
-            mention.search(snapshot.passages[row].text)
-            or snapshot.documents[snapshot.passages[row].doc_id].date.startswith(iso)
-            for row in rows
+        documents = {snapshot.documents[snapshot.passages[row].doc_id] for row in rows}
+        if not any(mention.search(snapshot.passages[row].text) for row in rows) and not any(
+            d.date.startswith(iso) or mention.search(d.status) for d in documents
         ):
             unmatched.append(match.group(0))
     return unmatched

@@ -68,7 +68,7 @@ def names_a_part(heading: str) -> bool:
 # "Is EO 14110 still in force?", "is the RMF mandatory?", "Is SB 53 law yet?": answered first
 # from the named document's recorded status.
 _STATUS_QUESTION = re.compile(
-    r"^\s*(?:is|are|was|were|has|have|does|do|did)\b.*\b(?:in force|in effect|revoked|"
+    r"^\s*(?:is|are|was|were|has|have|does|do|did)\b.*\b(?:in(?:to)? force|in(?:to)? effect|revoked|"
     r"rescinded|repealed|superseded|replaced|withdrawn|binding|mandatory|voluntary|"
     r"enforceable|final|law|enacted|draft|current|valid|active|status)\b",
     re.IGNORECASE,

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from retrieval.answer import _diversify
-from retrieval.answer_types import names_a_part, question_form
+from retrieval.answer_types import asks_status, names_a_part, question_form
 from retrieval.config import Settings
 from retrieval.params import Params
 from retrieval.service import Service
@@ -93,6 +93,20 @@ def test_questions_that_ask_for_a_part_of_the_text(question, wants_part):
 )
 def test_headings_that_name_a_numbered_part(heading, numbered):
     assert names_a_part(heading) is numbered
+
+
+@pytest.mark.parametrize(
+    ("question", "status"),
+    [
+        ("Is EO 14110 still in force?", True),
+        ("Did the EU AI Act enter into force in August 2024?", True),
+        ("Is SB 53 law yet?", True),
+        ("What does the AI Act force providers to do?", False),
+        ("When does the AI Act apply?", False),
+    ],
+)
+def test_questions_about_a_documents_status(question, status):
+    assert asks_status(question) is status
 
 
 def test_a_third_passage_of_one_document_yields_only_to_a_close_rival():

@@ -102,6 +102,9 @@ def test_a_month_no_passage_mentions_means_no_answer(shared_service):
     # A passage's own words date it too: "January 1, 2027" in SB 53, dated 2025.
     applies = shared_service.ask("what does SB 53 require starting jan 2027?")
     assert not applies.abstained
+    # So does a document's recorded status: "replaced in April 2025 by OMB memoranda …".
+    replaced = shared_service.ask("Was M-24-10 replaced in April 2025?")
+    assert not replaced.abstained and replaced.sentences[0].kind == "status"
 
 
 def test_a_misspelt_word_is_read_as_the_corpus_spells_it(shared_service):
