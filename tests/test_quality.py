@@ -122,24 +122,31 @@ def test_a_misspelt_word_is_read_as_the_corpus_spells_it(shared_service):
     assert any(p.document.doc_id.startswith("uk-bletchley") for p in answer.passages)
 
 
-@needs_shared
-def test_front_matter_aliases_name_a_document(tmp_path, real_embedder):
+def indexed(tmp_path, embedder, texts: dict[str, str]) -> Service:
+    """A service over a corpus folder of these files (name → text), indexed."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name in (
+    for name, text in texts.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    service = Service(Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=embedder)
+    service.reindex()
+    return service
+
+
+def shared_texts(*names: str) -> dict[str, str]:
+    return {name: (SHARED_CORPUS / name).read_text(encoding="utf-8") for name in names}
+
+
+@needs_shared
+def test_front_matter_aliases_name_a_document(tmp_path, real_embedder):
+    texts = shared_texts(
         "uk-bletchley-declaration-2023-11-01.md",
         "uk-hansard-ai-safety-research-uk-us-partnership-2024-04-16.md",
-    ):
-        text = (SHARED_CORPUS / name).read_text(encoding="utf-8")
-        if name.startswith("uk-bletchley"):
-            text = text.replace(
-                "---\n", '---\naliases: ["Bletchley", "the Bletchley Declaration"]\n', 1
-            )
-        (corpus / name).write_text(text, encoding="utf-8")
-    service = Service(
-        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
     )
-    service.reindex()
+    texts["uk-bletchley-declaration-2023-11-01.md"] = texts[
+        "uk-bletchley-declaration-2023-11-01.md"
+    ].replace("---\n", '---\naliases: ["Bletchley", "the Bletchley Declaration"]\n', 1)
+    service = indexed(tmp_path, real_embedder, texts)
     answer = service.ask("what does bletchley say about the risks of frontier AI?")
     assert answer.reasons.named == ("uk-bletchley-declaration-2023-11-01",)
     assert answer.passages[0].document.doc_id == "uk-bletchley-declaration-2023-11-01"
@@ -149,17 +156,14 @@ def test_front_matter_aliases_name_a_document(tmp_path, real_embedder):
 def test_a_name_in_a_documents_title_is_found_with_its_passages(tmp_path, real_embedder):
     """A passage rarely repeats its document's name: "UNGA" is in the statement's title only,
     as the initials of "UN General Assembly", so no higher bar of support applies."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in (
-        "us-harris-statement-unga-ai-resolution-2024-03-21.md",
-        "uk-bletchley-declaration-2023-11-01.md",
-    ):
-        (corpus / name).write_text((SHARED_CORPUS / name).read_text(encoding="utf-8"))
-    service = Service(
-        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
+    service = indexed(
+        tmp_path,
+        real_embedder,
+        shared_texts(
+            "us-harris-statement-unga-ai-resolution-2024-03-21.md",
+            "uk-bletchley-declaration-2023-11-01.md",
+        ),
     )
-    service.reindex()
     statement = service.current().documents["us-harris-statement-unga-ai-resolution-2024-03-21"]
     assert "UN General Assembly" in statement.title
     answer = service.ask(
@@ -181,18 +185,15 @@ def test_initials_of_the_names_a_text_spells_out():
 def test_a_passage_that_goes_on_from_the_one_before_is_read_with_it(tmp_path, real_embedder):
     """The fact sheet's bullet on the draft guidance goes on in the next passage, which says
     where to comment but not what on: it counts the previous passage's words as its own."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in (
-        "us-fact-sheet-harris-ai-initiatives-us-aisi-2023-11-01.md",
-        "us-fact-sheet-omb-m-24-10-2024-03-28.md",
-        "us-fact-sheet-voluntary-ai-commitments-2023-07-21.md",
-    ):
-        (corpus / name).write_text((SHARED_CORPUS / name).read_text(encoding="utf-8"))
-    service = Service(
-        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
+    service = indexed(
+        tmp_path,
+        real_embedder,
+        shared_texts(
+            "us-fact-sheet-harris-ai-initiatives-us-aisi-2023-11-01.md",
+            "us-fact-sheet-omb-m-24-10-2024-03-28.md",
+            "us-fact-sheet-voluntary-ai-commitments-2023-07-21.md",
+        ),
     )
-    service.reindex()
     snapshot = service.current()
     row = next(r for r, p in enumerate(snapshot.passages) if "ai.gov/input" in p.text)
     guidance = snapshot.term_ids("guidance")[0]
@@ -253,13 +254,7 @@ use of a widget.
 
 
 def test_which_article_is_answered_by_the_article_not_the_recital(tmp_path, real_embedder):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "widgets.md").write_text(WIDGETS, encoding="utf-8")
-    service = Service(
-        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
-    )
-    service.reindex()
+    service = indexed(tmp_path, real_embedder, {"widgets.md": WIDGETS})
     question = (
         "which article says what widget providers must do (technical documentation, copyright"
         " policy, training summary)?"
@@ -274,17 +269,14 @@ def test_which_article_is_answered_by_the_article_not_the_recital(tmp_path, real
 def test_a_sentence_that_only_repeats_its_title_is_never_the_answer(tmp_path, real_embedder):
     """The principles' text opens with its own title line, which is nearest to any question
     that names the document."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in (
-        "g7-hiroshima-process-international-guiding-principles-2023-10-30.md",
-        "g7-leaders-statement-hiroshima-ai-process.md",
-    ):
-        (corpus / name).write_text((SHARED_CORPUS / name).read_text(encoding="utf-8"))
-    service = Service(
-        Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=real_embedder
+    service = indexed(
+        tmp_path,
+        real_embedder,
+        shared_texts(
+            "g7-hiroshima-process-international-guiding-principles-2023-10-30.md",
+            "g7-leaders-statement-hiroshima-ai-process.md",
+        ),
     )
-    service.reindex()
     answer = service.ask("who are the hiroshima guiding principles for?")
     assert answer.sentences
     titles = {readable(d.title).lower() for d in service.documents()}
