@@ -83,6 +83,7 @@ def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list
     "February 2025", "2025-02"), none of their documents is dated and none of their recorded
     statuses names ("in force since 2024-08-01")."""
     unmatched = []
+    documents = {snapshot.documents[snapshot.passages[row].doc_id] for row in rows}
     for match in _QUESTION_MONTH.finditer(question):
         number = next(i for i, m in enumerate(MONTHS, 1) if match.group(1).lower()[:3] == m[:3])
         year, month = match.group(2), _month_pattern(MONTHS[number - 1])
@@ -91,7 +92,6 @@ def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list
             rf"\b{month}\s+(?:{_DAY}\s+)?{year}\b|\b{_DAY}\s+{month},?\s+{year}\b|\b{iso}\b",
             re.IGNORECASE,
         )
-        documents = {snapshot.documents[snapshot.passages[row].doc_id] for row in rows}
         if not any(mention.search(snapshot.passages[row].text) for row in rows) and not any(
             d.date.startswith(iso) or mention.search(d.status) for d in documents
         ):
