@@ -5,6 +5,8 @@ Scoring and picking the sentences is in answer_sentences.py; a row becomes a Pas
 
 from __future__ import annotations
 
+from itertools import islice
+
 import numpy as np
 
 from retrieval.abstention import judge
@@ -54,9 +56,8 @@ def compose(
     of_named = [row for row in rows if snapshot.passages[row].doc_id in named]
     pool += [row for row in _pool(of_named, candidates, params) if row not in pool]
     # Leading rows that hold the kind of answer asked for (a date, the term's definition).
-    shaped = [r for r in rows if shape and shape.search(snapshot.passages[r].text)][
-        : params.each_best
-    ]
+    holding = (r for r in rows if shape and shape.search(snapshot.passages[r].text))
+    shaped = list(islice(holding, params.each_best))  # the search stops at the first few
     pool += [row for row in shaped if row not in pool]
     if not pool:
         return Answer(question, (), (), abstained=True)

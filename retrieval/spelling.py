@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from retrieval.lexical import words
 
@@ -81,9 +81,10 @@ class Spelling:
         return re.sub(r"[A-Za-z]+", fix, text)
 
 
-def name_like_tokens(question: str) -> list[str]:
+@lru_cache(maxsize=256)
+def name_like_tokens(question: str) -> tuple[str, ...]:
     """Tokens that look like names: capitalised (not first), all caps, or holding a digit; not
-    months or days."""
+    months or days. Kept per question: the spelling and the abstention steps both read them."""
     tokens = []
     for match in _TOKEN.finditer(question):
         token = match.group(0)
@@ -93,7 +94,7 @@ def name_like_tokens(question: str) -> list[str]:
         upper = len(token) > 1 and token.replace("'s", "").replace("’s", "").isupper()
         if capitalised or upper or any(c.isdigit() for c in token):
             tokens.append(token)
-    return tokens
+    return tuple(tokens)
 
 
 def _after_stop(text: str, match: re.Match) -> bool:
