@@ -2,7 +2,7 @@
 
 Layout under ``<data_dir>/index``: ``builds/<build_id>/`` and ``CURRENT``, a one-line pointer
 replaced with ``os.replace``. A build folder holds manifest.json (written last), passages.json,
-documents.json, passage_vectors.npy, vectors.faiss (a large corpus's IVF index), sentence_vectors.npy,
+documents.json, vectors.faiss (the search index), passage_vectors.npy, sentence_vectors.npy,
 analysis.npz, vocabulary.json, names.json, words.json and lexical/ (BM25). A build killed at any moment leaves only a
 ``.tmp-*`` folder; CURRENT still names the old build.
 """
@@ -124,10 +124,9 @@ class IndexDirectory:
         """Write a complete build aside, then switch CURRENT to it in one rename."""
         staging = self._staging(build.manifest.build_id)
         index = search_index(build.passage_vectors)
-        if index is not None:
-            import faiss
+        import faiss
 
-            faiss.write_index(index, str(staging / "vectors.faiss"))
+        faiss.write_index(index, str(staging / "vectors.faiss"))
         _write_npy(staging / "passage_vectors.npy", build.passage_vectors.astype(np.float32))
         LexicalIndex.build(build.lexical_terms).save(staging / "lexical")
         _write_json(staging / "passages.json", [asdict(p) for p in build.passages])
@@ -243,6 +242,8 @@ class IndexDirectory:
             ) from err
 
     def _read(self, folder: Path, manifest: Manifest) -> Snapshot:
+        import faiss
+
         passages = [
             StoredPassage(**p) for p in json.loads((folder / "passages.json").read_text("utf-8"))
         ]
@@ -259,7 +260,7 @@ class IndexDirectory:
             manifest=manifest,
             passages=passages,
             documents=documents,
-            search_index=_read_search_index(folder, manifest),
+            search_index=faiss.read_index(str(folder / "vectors.faiss")),
             passage_vectors=_load_vectors(folder / "passage_vectors.npy"),
             lexical=LexicalIndex.load(folder / "lexical"),
             analysis=analysis,
@@ -268,29 +269,17 @@ class IndexDirectory:
             names=DocumentNames.from_json(json.loads((folder / "names.json").read_text("utf-8"))),
             spelling=Spelling(json.loads((folder / "words.json").read_text("utf-8"))),
         )
-        index = snapshot.search_index
         sizes = {
             len(passages),
-            len(passages) if index is None else index.ntotal,
+            snapshot.search_index.ntotal,
             snapshot.lexical.size,
             len(snapshot.passage_vectors),
             len(analysis.informative),
             len(analysis.sentences.first) - 1,
         }
         sentences = {len(analysis.sentences), len(snapshot.sentence_vectors)}
-        dimension = snapshot.passage_vectors.shape[1] if index is None else index.d
-        if len(sizes) != 1 or len(sentences) != 1 or dimension != manifest.dimension:
+        if len(sizes) != 1 or len(sentences) != 1 or snapshot.search_index.d != manifest.dimension:
             raise IndexUnavailable(
                 f"The index {manifest.build_id} is inconsistent; {REBUILD_HINT}."
             )
         return snapshot
-
-
-def _read_search_index(folder: Path, manifest: Manifest):
-    """The build's IVF index; None for one searched exactly (a build of an earlier version may
-    still hold a flat index, which the exact search does not need)."""
-    if manifest.search == "flat":
-        return None
-    import faiss
-
-    return faiss.read_index(str(folder / "vectors.faiss"))

@@ -168,7 +168,7 @@ class Snapshot:
     manifest: object  # manifest.Manifest
     passages: list[StoredPassage]
     documents: dict[str, DocumentInfo]
-    search_index: object  # a FAISS IVF index over the passage vectors; None: searched exactly
+    search_index: object  # a faiss.Index over the passage vectors
     passage_vectors: np.ndarray  # (passages, dimension), memory-mapped
     lexical: LexicalIndex
     analysis: Analysis

@@ -180,6 +180,6 @@ def test_a_build_killed_while_publishing_leaves_nothing_after_the_next_build(ser
     service.reindex()
     stale = service.index_dir.builds / ".tmp-20260101T000000-abcdef"
     stale.mkdir()
-    (stale / "passage_vectors.npy").write_bytes(b"half")
+    (stale / "vectors.faiss").write_bytes(b"half")
     service.reindex()  # up to date: nothing to publish, yet the leftovers go
     assert not stale.exists()

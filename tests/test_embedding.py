@@ -27,7 +27,7 @@ ASK_AND_LIST_MODULES = textwrap.dedent(
     from retrieval.service import Service
     answer = Service(Settings()).ask("Who signed the US-UK AI MOU?")
     heavy = ("torch", "sentence_transformers", "transformers", "discord", "trafilatura",
-             "pypdf", "tiktoken", "bm25s", "scipy", "sqlalchemy", "sqlmodel", "faiss")
+             "pypdf", "tiktoken", "bm25s", "scipy", "sqlalchemy", "sqlmodel")
     print(json.dumps({"answered": not answer.abstained,
                       "loaded": sorted({m.split(".")[0] for m in sys.modules} & set(heavy))}))
     """

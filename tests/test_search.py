@@ -1,5 +1,5 @@
-"""Search backends against exact oracles: the exact search and FAISS IVF against a NumPy sort,
-our BM25 scoring of bm25s's saved arrays against bm25s itself."""
+"""Search backends against exact oracles: FAISS (exact and IVF) against NumPy, our BM25 scoring
+of bm25s's saved arrays against bm25s itself."""
 
 from __future__ import annotations
 
@@ -58,22 +58,6 @@ def test_search_with_an_empty_filter_or_few_rows(backend):
     assert len(rows) == 0
     rows, _ = vector_search.nearest(index, vectors, vectors[0], 3, np.array([0, 2, 4]))
     assert sorted(rows) == [0, 2, 4] and rows[0] == 0
-
-
-def test_only_a_large_corpus_keeps_a_faiss_index(service, monkeypatch):
-    """A corpus of ordinary size is searched from its vectors alone; above the limit the build
-    holds an IVF index, which is read back and answers."""
-    service.reindex()
-    build = service.index_dir.builds / service.index_dir.current_id()
-    assert not (build / "vectors.faiss").exists() and service.current().search_index is None
-    monkeypatch.setattr(vector_search, "EXACT_SEARCH_LIMIT", 2)
-    monkeypatch.setattr(vector_search, "IVF_LISTS_PER_SQRT", 1)  # 2 lists for 4 passages
-    service.reindex(rebuild=True)
-    service.serving._snapshot = None
-    build = service.index_dir.builds / service.index_dir.current_id()
-    assert (build / "vectors.faiss").is_file()
-    assert service.current().manifest.search.startswith("ivf")
-    assert service.ask("who signed the MOU?").passages
 
 
 def test_dense_search_beside_bm25_gives_the_candidates_of_one_after_the_other(service, monkeypatch):

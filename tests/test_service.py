@@ -217,7 +217,7 @@ def test_index_built_with_another_model_is_refused_with_the_command(settings, co
 def test_corrupt_index_is_refused_and_rebuild_repairs_it(service):
     service.reindex()
     build = service.index_dir.builds / service.index_dir.current_id()
-    (build / "passage_vectors.npy").write_bytes(b"garbage")
+    (build / "vectors.faiss").write_bytes(b"garbage")
     service.serving._snapshot = None
     with pytest.raises(IndexUnavailable, match="damaged"):
         service.current()
