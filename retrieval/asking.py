@@ -13,7 +13,7 @@ from retrieval.errors import UnknownDocument
 from retrieval.fusion import candidate_rows
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
-from retrieval.spelling import missing_names
+from retrieval.spelling import missing_names, missing_phrases
 from retrieval.types import Answer, Filters
 
 
@@ -35,7 +35,7 @@ def answer_question(
     named = tuple(snapshot.names.named_in(question))
     missing = missing_names(
         question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)
-    )
+    ) + missing_phrases(question, snapshot.spelling)
     focus = snapshot.rows_of(set(named)) if named else None
     if focus is not None and allowed is not None:
         focus = np.intersect1d(focus, allowed)

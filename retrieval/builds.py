@@ -19,7 +19,7 @@ from filelock import FileLock
 
 from retrieval.chunking import CHUNKER_VERSION
 from retrieval.index import IndexDirectory
-from retrieval.lexical import terms, words
+from retrieval.lexical import terms
 from retrieval.manifest import Build, Manifest
 from retrieval.names import DocumentNames
 from retrieval.snapshot import StoredPassage, analyse
@@ -116,8 +116,8 @@ def make_build(
     names = DocumentNames.build(
         (r.doc_id, r.title, _aliases(r.meta_json), r.text) for r in rows.values()
     )
-    known = {w for p in passages for w in words(p.text)}
-    known |= {w for row in rows.values() for w in words(row.title)}
+    texts = [p.text for p in passages] + sorted({p.heading for p in passages})
+    titles = [row.title for row in rows.values()] + [n for ns in names.names.values() for n in ns]
     return Build(
         manifest,
         passages,
@@ -128,7 +128,7 @@ def make_build(
         sentence_vectors,
         ready,
         names,
-        Spelling(known),
+        Spelling.of_texts(texts, titles),
     )
 
 

@@ -3,8 +3,8 @@
 Layout under ``<data_dir>/index``: ``builds/<build_id>/`` and ``CURRENT``, a one-line pointer
 replaced with ``os.replace``. A build folder holds manifest.json (written last), passages.json,
 documents.json, vectors.faiss (the search index), passage_vectors.npy, sentence_vectors.npy,
-analysis.npz, vocabulary.json, names.json, words.json and lexical/ (BM25). A build killed at any moment leaves only a
-``.tmp-*`` folder; CURRENT still names the old build.
+analysis.npz, vocabulary.json, names.json, words.json, near_words.npy and lexical/ (BM25).
+A build killed at any moment leaves only a ``.tmp-*`` folder; CURRENT still names the old build.
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ class IndexDirectory:
         _write_json(staging / "documents.json", {k: asdict(v) for k, v in build.documents.items()})
         _write_json(staging / "vocabulary.json", build.analysis.vocabulary)
         _write_json(staging / "names.json", build.names.to_json())
-        _write_json(staging / "words.json", sorted(build.spelling.known))
+        _write_json(staging / "words.json", build.spelling.words)
+        _write_npy(staging / "near_words.npy", build.spelling.near_pairs)
         with open(staging / "analysis.npz", "wb") as handle:
             np.savez(handle, **_analysis_arrays(build.analysis))
             handle.flush()
@@ -267,7 +268,10 @@ class IndexDirectory:
             sentence_vectors=_load_vectors(folder / "sentence_vectors.npy"),
             sentence_ready=np.load(folder / "sentence_ready.npy"),
             names=DocumentNames.from_json(json.loads((folder / "names.json").read_text("utf-8"))),
-            spelling=Spelling(json.loads((folder / "words.json").read_text("utf-8"))),
+            spelling=Spelling(
+                json.loads((folder / "words.json").read_text("utf-8")),
+                np.load(folder / "near_words.npy"),
+            ),
         )
         sizes = {
             len(passages),

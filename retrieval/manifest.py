@@ -14,8 +14,9 @@ from retrieval.snapshot import Analysis, StoredPassage
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 
-INDEX_FORMAT = 5  # 2: sentence vectors and term sets; 3: document names; 4: made from the
-# database; 5: a sentence that only repeats its title or heading is never an answer
+INDEX_FORMAT = 6  # 2: sentence vectors and term sets; 3: document names; 4: made from the
+# database; 5: a sentence that only repeats its title or heading is never an answer; 6: which
+# words stand near each other
 REBUILD_HINT = "run `policybot index --rebuild` to rebuild it"
 
 

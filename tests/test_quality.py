@@ -12,7 +12,7 @@ from retrieval.names import initialisms
 from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
-from retrieval.spelling import Spelling
+from retrieval.spelling import Spelling, missing_phrases
 from tests.conftest import REPO, SHARED_CORPUS, needs_shared
 
 
@@ -89,6 +89,42 @@ def test_a_key_name_the_corpus_lacks_means_no_answer(shared_service):
     known = shared_service.ask("What does the Bletchley Declaration commit countries to?")
     assert not known.abstained
     assert known.passages[0].document.doc_id == "uk-bletchley-declaration-2023-11-01"
+
+
+def test_a_name_of_known_words_the_corpus_never_puts_together_means_no_answer(shared_service):
+    # "security" and "institute" are both in the corpus, never within two words of each other.
+    answer = shared_service.ask("What does the AI Security Institute test?")
+    assert answer.abstained and "Security Institute" in answer.reasons.decided_by
+    assert not shared_service.ask("What does the AI Safety Institute test?").abstained
+
+
+def test_names_are_pairs_of_capitalised_words_held_apart():
+    spelling = Spelling.of_texts(
+        [
+            "The AI Safety Institutes of the UK and US will test models.",
+            "Liability rules apply to providers; Directive (EU) 2019/1937 protects whistleblowers.",
+            "the Secretary of State for Science, Innovation and Technology",
+            "British officials met former Prime Minister Theresa May.",
+        ],
+        names=["Hiroshima Process International Code of Conduct"],
+    )
+    assert missing_phrases("what does the EU's AI Liability Directive say?", spelling) == [
+        "Liability Directive"
+    ]
+    # Near words name it, in either order and in either number; so do a document name's words.
+    assert missing_phrases("What will the AI Safety Institute test?", spelling) == []
+    assert missing_phrases("What did the UK Science Secretary say?", spelling) == []
+    assert missing_phrases("What does the Hiroshima Code say?", spelling) == []
+    # A word that qualifies a name the corpus knows is no part of a missing one.
+    assert missing_phrases("Which former British Prime Minister was there?", spelling) == []
+    # No names: a sentence's first word, a question in title case throughout, a word the corpus
+    # lacks (the absent name itself, which missing_names reports).
+    assert missing_phrases("Liability Directive: is there one?", spelling) == []
+    assert missing_phrases("What Does The EU Liability Directive Say?", spelling) == []
+    assert missing_phrases("what does the Colorado Liability Directive say?", spelling) == [
+        "Liability Directive"
+    ]
+    assert missing_phrases("what do the Colorado Rules say?", spelling) == []
 
 
 def test_a_month_no_passage_mentions_means_no_answer(shared_service):
