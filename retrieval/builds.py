@@ -116,8 +116,12 @@ def make_build(
     names = DocumentNames.build(
         (r.doc_id, r.title, _aliases(r.meta_json), r.text) for r in rows.values()
     )
+    # A citation's metadata is the corpus's too: "according to TechRadar Pro", "the press release".
     texts = [p.text for p in passages] + sorted({p.heading for p in passages})
-    titles = [row.title for row in rows.values()] + [n for ns in names.names.values() for n in ns]
+    texts += [info.status for info in documents.values()]
+    titles = [n for ns in names.names.values() for n in ns]
+    titles += [info.title for info in documents.values()]
+    titles += [info.publisher for info in documents.values()]
     return Build(
         manifest,
         passages,

@@ -89,6 +89,11 @@ def test_a_key_name_the_corpus_lacks_means_no_answer(shared_service):
     known = shared_service.ask("What does the Bletchley Declaration commit countries to?")
     assert not known.abstained
     assert known.passages[0].document.doc_id == "uk-bletchley-declaration-2023-11-01"
+    # A publisher named only in a document's metadata is no name the corpus lacks.
+    cited = shared_service.ask(
+        "According to TechRadar Pro, how many countries attended the summit?"
+    )
+    assert not cited.abstained
 
 
 def test_a_name_of_known_words_the_corpus_never_puts_together_means_no_answer(shared_service):
