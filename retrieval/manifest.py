@@ -16,7 +16,7 @@ from retrieval.types import DocumentInfo
 
 INDEX_FORMAT = 6  # 2: sentence vectors and term sets; 3: document names; 4: made from the
 # database; 5: a sentence that only repeats its title or heading is never an answer; 6: which
-# words stand near each other
+# words stand near each other, and a citation of a publication is never an answer
 REBUILD_HINT = "run `policybot index --rebuild` to rebuild it"
 
 

@@ -74,3 +74,18 @@ def introduces_list(sentence: str) -> bool:
 def starts_list_item(sentence: str) -> bool:
     """True for a sentence that opens a list item ("(b) Second, …", "2. …", "• …")."""
     return bool(_LIST_START.match(sentence))
+
+
+# A bibliographic reference, never an answer: "Shumailov, I. et al. (2023) The curse of …",
+# "114 Emerging Processes for Frontier AI Safety, Department for Science, …, 2023."
+_REFERENCE = re.compile(
+    r"^\W*\d{0,3}\s*[A-Z][\w'’-]+,\s+(?:[A-Z]\.\s*){1,3}(?:,|\(|et al|and\b|&|[A-Z])"
+    r"|\bet al\.,?\s*\(?(?:[A-Z][a-z]+\.?\s+)?(?:19|20)\d\d"
+    r"|^\d{1,3}\s+[A-Z][^.]{5,200},\s*(?:19|20)\d\d\.?$"
+)
+
+
+def cites_a_work(sentence: str) -> bool:
+    """True for a reference-list entry or footnote that cites a publication: its title words
+    often match a question better than the text that answers it."""
+    return bool(_REFERENCE.search(sentence.strip()))

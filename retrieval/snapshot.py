@@ -15,7 +15,7 @@ import numpy as np
 
 from retrieval.lexical import LexicalIndex, terms
 from retrieval.names import DocumentNames
-from retrieval.sentences import introduces_list, sentence_spans, starts_list_item
+from retrieval.sentences import cites_a_work, introduces_list, sentence_spans, starts_list_item
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import nearest
@@ -80,8 +80,9 @@ class SentenceTable:
     """Every sentence span of every passage, in passage order.
 
     Passage r's sentences are ``first[r]:first[r + 1]``; offsets are into the passage text.
-    A scored sentence (at least ``MIN_SENTENCE_WORDS`` words, and more than its title and heading
-    say: "Policy and Principles.", a title line) is one the answer can choose.
+    A scored sentence (at least ``MIN_SENTENCE_WORDS`` words, more than its title and heading say
+    ("Policy and Principles.", a title line), and no citation of a publication) is one the answer
+    can choose.
     """
 
     first: np.ndarray
@@ -141,7 +142,9 @@ def analyse(passages: Sequence[StoredPassage], titles: dict[str, str]) -> Analys
             starts.append(s)
             ends.append(e)
             scored.append(
-                len(text.split()) >= MIN_SENTENCE_WORDS and not set(terms(text)) <= labels
+                len(text.split()) >= MIN_SENTENCE_WORDS
+                and not set(terms(text)) <= labels
+                and not cites_a_work(text)
             )
             opens.append(introduces_list(text))
             items.append(starts_list_item(text))

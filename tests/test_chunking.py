@@ -15,7 +15,7 @@ from retrieval.chunking import chunk_text
 from retrieval.documents import load_path
 from retrieval.errors import DocumentError
 from retrieval.model_input import embedding_text, fit_to_model
-from retrieval.sentences import sentence_spans
+from retrieval.sentences import cites_a_work, sentence_spans
 from retrieval.token_budget import count_tokens
 from tests.conftest import SHARED_CORPUS, needs_shared
 
@@ -68,6 +68,23 @@ def test_splits_at_sentence_ends_unless_a_sentence_is_too_long(text, budget):
 )
 def test_a_citation_goes_on_after_dotted_initials(text):
     assert [text[s:e] for s, e in sentence_spans(text)][1:] == ["The order applies."]
+
+
+@pytest.mark.parametrize(
+    "sentence, cites",
+    [
+        ("Shumailov, I. et al. (2023) The curse of recursion. arXiv.", True),
+        ("42  Thiel, D., et al., (2023) Identifying and Eliminating CSAM in Generative ML.", True),
+        ("For progress, see Maslej, N. et al., (2024) The AI Index 2024 Annual Report.", True),
+        ("114 Emerging Processes for Frontier AI Safety, Department for Science, 2023.", True),
+        ("1 EO 14110 defines Generative AI as “the class of AI models that emulate …”.", False),
+        ("Raimondo, Donelan and others signed the MOU on 1 April 2024.", False),
+        ("The AI Office shall, by 2 May 2025, encourage codes of practice.", False),
+        ("In 2023, 28 countries attended the summit, Bletchley Park, 2023.", False),
+    ],
+)
+def test_a_citation_of_a_publication_is_told_from_text(sentence, cites):
+    assert cites_a_work(sentence) is cites
 
 
 def test_every_word_of_the_body_is_in_some_chunk():
