@@ -116,12 +116,13 @@ def make_build(
     names = DocumentNames.build(
         (r.doc_id, r.title, _aliases(r.meta_json), r.text) for r in rows.values()
     )
-    # A citation's metadata is the corpus's too: "according to TechRadar Pro", "the press release".
+    # The corpus's words: its passages and headings, and what its citations show: titles, names,
+    # publishers ("according to TechRadar Pro") and statuses ("the Commerce press release").
     texts = [p.text for p in passages] + sorted({p.heading for p in passages})
     texts += [info.status for info in documents.values()]
-    titles = [n for ns in names.names.values() for n in ns]
-    titles += [info.title for info in documents.values()]
-    titles += [info.publisher for info in documents.values()]
+    document_names = [n for ns in names.names.values() for n in ns]
+    document_names += [info.title for info in documents.values()]
+    document_names += [info.publisher for info in documents.values()]
     return Build(
         manifest,
         passages,
@@ -132,7 +133,7 @@ def make_build(
         sentence_vectors,
         ready,
         names,
-        Spelling.of_texts(texts, titles),
+        Spelling.of_texts(texts, document_names),
     )
 
 
