@@ -32,7 +32,7 @@ def answer_question(
     query_vector = embedder.embed([question])[0]
     form = question_form(question)
     form = replace(form, topic=snapshot.spelling.corrected(form.topic))
-    named = tuple(snapshot.names.named_in(question))
+    named = tuple(snapshot.named_in(question))
     missing = missing_names(
         question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)
     ) + missing_phrases(question, snapshot.spelling)

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from retrieval.lexical import LexicalIndex, terms
-from retrieval.names import DocumentNames
+from retrieval.names import COMMON_TITLE_WORD_SHARE, DocumentNames, TitleNames
 from retrieval.sentences import cites_a_work, introduces_list, sentence_spans, starts_list_item
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
@@ -117,6 +117,15 @@ class Analysis:
         """The share of passages that hold the term."""
         return float(self._passage_counts[term_id]) / max(1, len(self.informative))
 
+    @cached_property
+    def _sentence_counts(self) -> np.ndarray:
+        return np.bincount(self.sentences.terms.ids, minlength=len(self.vocabulary))
+
+    def sentence_share(self, term_id: int) -> float:
+        """The share of sentences that hold the term: unlike a passage's, a sentence's terms
+        leave out its document's title."""
+        return float(self._sentence_counts[term_id]) / max(1, len(self.sentences))
+
     def sentence_texts(self, passages: Sequence[StoredPassage]) -> list[str]:
         table = self.sentences
         rows = np.repeat(np.arange(len(passages)), np.diff(table.first))
@@ -213,6 +222,22 @@ class Snapshot:
             self.passages[following].doc_id == self.passages[row].doc_id
         )
         return following if same else None
+
+    @cached_property
+    def _title_names(self) -> TitleNames:
+        def common(term: str) -> bool:
+            at = self.vocabulary.get(term)
+            return at is None or self.analysis.sentence_share(at) > COMMON_TITLE_WORD_SHARE
+
+        titles = {d: info.title for d, info in self.documents.items()}
+        publishers = [info.publisher for info in self.documents.values()]
+        return TitleNames.build(titles, publishers, common)
+
+    def named_in(self, question: str) -> list[str]:
+        """The documents a question names: by a name (a number, a short title, an alias), then
+        by words of a title that no other title holds."""
+        named = self.names.named_in(question)
+        return named + [d for d in self._title_names.named_in(question) if d not in named]
 
     def context_terms(self, row: int) -> frozenset[int]:
         """The passage's terms, with those of the passage before it under the same heading: a

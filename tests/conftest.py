@@ -116,6 +116,12 @@ SHARED_SUBSET = (
 )
 
 
+def cut(text: str) -> str:
+    """The text up to the paragraph break before CUT_AT characters."""
+    end = text.rfind("\n\n", 0, CUT_AT) if len(text) > CUT_AT else len(text)
+    return text[:end] + "\n"
+
+
 @pytest.fixture(scope="session")
 def shared_service(tmp_path_factory, real_embedder, model_dir):
     """One index of SHARED_SUBSET with the real model, for every test that only asks."""
@@ -125,9 +131,7 @@ def shared_service(tmp_path_factory, real_embedder, model_dir):
     corpus = root / "corpus"
     corpus.mkdir()
     for name in SHARED_SUBSET:
-        text = (SHARED_CORPUS / name).read_text(encoding="utf-8")
-        cut = text.rfind("\n\n", 0, CUT_AT) if len(text) > CUT_AT else len(text)
-        (corpus / name).write_text(text[:cut] + "\n", encoding="utf-8")
+        (corpus / name).write_text(cut((SHARED_CORPUS / name).read_text(encoding="utf-8")))
     settings = Settings(
         _env_file=None, data_dir=root / "data", corpus_dirs=[corpus], model_dir=model_dir
     )

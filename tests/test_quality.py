@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 
 from retrieval.config import Settings
-from retrieval.names import initialisms
+from retrieval.names import TitleNames, initialisms
 from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
 from retrieval.spelling import Spelling, missing_phrases
-from tests.conftest import REPO, SHARED_CORPUS, needs_shared
+from tests.conftest import REPO, SHARED_CORPUS, SHARED_SUBSET, cut, needs_shared
 
 
 def test_flagship_question_over_the_shipped_corpus(tmp_path, real_embedder):
@@ -212,6 +212,49 @@ def test_a_name_in_a_documents_title_is_found_with_its_passages(tmp_path, real_e
     )
     assert answer.passages[0].document == statement
     assert answer.reasons.needed == Params().min_support
+
+
+@needs_shared
+def test_a_question_naming_a_document_by_its_title_words_is_answered_from_it(
+    tmp_path, real_embedder
+):
+    """The G7 texts have no number, short title or alias to be named by. The other documents
+    are there because how common a title's words are depends on the corpus: among the three G7
+    texts alone, every word of their titles is in more than 2% of the sentences."""
+    principles = "g7-hiroshima-process-international-guiding-principles-2023-10-30"
+    texts = {name: cut(text) for name, text in shared_texts(*SHARED_SUBSET).items()}
+    texts |= shared_texts(
+        f"{principles}.md",
+        "g7-hiroshima-process-international-code-of-conduct-2023-10-30.md",
+        "g7-leaders-statement-hiroshima-ai-process.md",
+    )
+    service = indexed(tmp_path, real_embedder, texts)
+    answer = service.ask("do the G7 guiding principles expect developers to watermark content?")
+    assert answer.reasons.named == (principles,)
+    assert answer.passages[0].document.doc_id == principles
+    both = service.ask("do the bletchley declaration and the guiding principles agree on risks?")
+    assert both.reasons.named == ("uk-bletchley-declaration-2023-11-01", principles)
+
+
+def test_title_words_name_the_one_document_whose_title_ends_the_phrase():
+    titles = {
+        "code": "Hiroshima Process International Code of Conduct for Organizations",
+        "principles": "Hiroshima Process International Guiding Principles for Organizations",
+        "statement": "G7 Leaders' Statement on the Hiroshima AI Process",
+        "plan": "White House Unveils America's AI Action Plan",
+    }
+    common = {"ai", "action"}.__contains__
+    names = TitleNames.build(titles, ["The White House", "G7"], common=common)
+    assert names.named_in("what does the G7 Hiroshima code say?") == ["code"]
+    assert names.named_in("the guiding principles and the code of conduct") == [
+        "principles",
+        "code",
+    ]
+    assert names.named_in("America's AI action plan") == ["plan"]
+    assert names.named_in("what did the Hiroshima process agree?") == []  # three titles hold it
+    assert names.named_in("what did the white house say?") == []  # the publisher's words
+    assert names.named_in("what AI action is taken?") == []  # in one title, but common words
+    assert names.named_in("hiroshima, code") == []  # a comma ends a name
 
 
 def test_initials_of_the_names_a_text_spells_out():
