@@ -1,8 +1,9 @@
 """Whether the corpus answers a question at all, and which signal says it does not.
 
-Four signals, in order: a name-like word the corpus lacks in every form ("TRAIGA", "Apulia");
+Five signals, in order: a name-like word the corpus lacks in every form ("TRAIGA", "Apulia");
 a month the question names ("in February 2025") that no pooled passage mentions and no pooled
-passage's document is dated, so the event it asks about is not in them; passages that are
+passage's document is dated, so the event it asks about is not in them; a question for an
+amount of money ("how much did it cost …?") that no leading passage states; passages that are
 about something else (low cosine); and weak support (cosine plus the share of the question's IDF
 weight a passage holds), judged against a higher bar when a distinctive name of the question
 occurs in none of the leading passages nor their documents' titles. A name is matched by its
@@ -35,6 +36,19 @@ _QUESTION_MONTH = re.compile(
 )
 # A term in more than this share of passages names nothing in particular ("AI", "EU").
 COMMON_TERM_SHARE = 0.1
+# "How much money …", "how much did it cost", "how big was the fine": an amount of money answers.
+_ASKS_FOR_MONEY = re.compile(
+    r"\bhow much\b(?=[^?]*\b(?:money|funding|funds?|costs?|invest\w*|spen[dt]\w*|pa(?:y|id)|"
+    r"pledg\w*|appropriat\w*|allocat\w*|budget\w*|fine[ds]?)\b)"
+    r"|\bhow (?:big|large|high) (?:is|was|are|were|can|could|would)\b[^?]*\bfines?\b"
+    r"|\bwhat (?:is|was) the (?:cost|price|budget)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(
+    r"[$£€]\s?\d|\b(?:EUR|USD|GBP)\s?\d|\b\d[\d,.]*\s*(?:thousand|million|billion|trillion)\b"
+    r"|\b(?:dollars|euros?|pounds)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,10 @@ def judge(
     months = unmatched_months(question, snapshot, pooled_rows)
     if months:
         return Verdict(True, f"in no pooled passage: {', '.join(months)}", support, needed)
+    if _ASKS_FOR_MONEY.search(question) and not any(
+        _MONEY.search(snapshot.passages[row].text) for row in pooled_rows[: params.money_rows]
+    ):
+        return Verdict(True, "no amount of money in the leading passages", support, needed)
     if best_dense < params.min_dense + offset:
         return Verdict(True, f"about something else: cosine {best_dense:.2f}", support, needed)
     if support < needed:

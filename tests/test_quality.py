@@ -132,6 +132,17 @@ def test_names_are_pairs_of_capitalised_words_held_apart():
     assert missing_phrases("what do the Colorado Rules say?", spelling) == []
 
 
+def test_a_question_for_an_amount_of_money_no_leading_passage_states_means_no_answer(
+    shared_service,
+):
+    answer = shared_service.ask(
+        "how much did it cost the UK government to host the Bletchley Park AI safety summit?"
+    )
+    assert answer.abstained and "amount of money" in answer.reasons.decided_by
+    fine = shared_service.ask("how big can the fine be for a large frontier developer under SB 53?")
+    assert not fine.abstained and "dollars" in fine.text
+
+
 def test_a_month_no_passage_mentions_means_no_answer(shared_service):
     # November 2023 is the declaration's date; May 2024 is in none of the passages found, nor
     # is any document of theirs dated then (the corpus holds the year: it is no absent name).
