@@ -1,11 +1,11 @@
 """Whether the corpus answers a question at all, and which signal says it does not.
 
-Five signals, in order: a name-like word the corpus lacks in every form ("TRAIGA", "Apulia");
+Six signals, in order: a name-like word the corpus lacks in every form ("TRAIGA", "Apulia");
 a month the question names ("in February 2025") that no pooled passage mentions and no pooled
 passage's document is dated, so the event it asks about is not in them; a question for an
-amount of money ("how much did it cost …?") that no leading passage states; passages that are
-about something else (low cosine); and weak support (cosine plus the share of the question's IDF
-weight a passage holds), judged against a higher bar when a distinctive name of the question
+amount of money ("how much did it cost …?") or for how things stand ("how many … so far?")
+that no leading passage states; passages that are about something else (low cosine); and weak
+support (cosine plus the share of the question's IDF weight a passage holds), judged against a higher bar when a distinctive name of the question
 occurs in none of the leading passages nor their documents' titles. A name is matched by its
 word, and an acronym also by the words it abbreviates ("EO" by "Executive Order", "UNGA" by
 "UN General Assembly").
@@ -49,6 +49,14 @@ _MONEY = re.compile(
     r"|\b(?:dollars|euros?|pounds)\b",
     re.IGNORECASE,
 )
+# "How many … so far?", "… to date": the state of things when asked, which a passage states only
+# where it says how things stand at its own date.
+_ASKS_HOW_THINGS_STAND = re.compile(r"\bso far\b|\bto date\b|\bas of (?:now|today)\b", re.I)
+_STANDING = re.compile(r"\bso far\b|\bto date\b|\bthus far\b", re.I)
+_STATED_FORMS = (
+    (_ASKS_FOR_MONEY, _MONEY, "no amount of money in the leading passages"),
+    (_ASKS_HOW_THINGS_STAND, _STANDING, "no leading passage says how things stand"),
+)
 
 
 @dataclass(frozen=True)
@@ -84,10 +92,10 @@ def judge(
     months = unmatched_months(question, snapshot, pooled_rows)
     if months:
         return Verdict(True, f"in no pooled passage: {', '.join(months)}", support, needed)
-    if _ASKS_FOR_MONEY.search(question) and not any(
-        _MONEY.search(snapshot.passages[row].text) for row in pooled_rows[: params.money_rows]
-    ):
-        return Verdict(True, "no amount of money in the leading passages", support, needed)
+    leading_texts = [snapshot.passages[row].text for row in pooled_rows[: params.stated_rows]]
+    for asks, states, why in _STATED_FORMS:
+        if asks.search(question) and not any(states.search(text) for text in leading_texts):
+            return Verdict(True, why, support, needed)
     if best_dense < params.min_dense + offset:
         return Verdict(True, f"about something else: cosine {best_dense:.2f}", support, needed)
     if support < needed:

@@ -59,11 +59,12 @@ class Params:
     # dev.jsonl) refused 12 answerable questions whose acronym the passage spells out.
     named_support: float = 0.9
     leading: int = 3  # pooled passages in which the question's names are looked for
-    # Pooled passages one of which must state an amount of money when the question asks "how
-    # much money …", "how much did it cost": dev2 +1 unanswerable caught on each half at 5 or
-    # 10, none lost; 3 also catches a third and refuses an answerable helper question whose
-    # amount is in the fourth passage; 40 catches none on the confirming half.
-    money_rows: int = 5
+    # Pooled passages one of which must state what the question's form asks for: an amount of
+    # money for "how much money …", "how much did it cost", how things stand for "… so far?".
+    # Money, dev2: +1 unanswerable caught on each half at 5 or 10, none lost; 3 also catches a
+    # third and refuses an answerable helper question whose amount is in the fourth passage; 40
+    # catches none on the confirming half.
+    stated_rows: int = 5
     min_dense: float = 0.25  # below it the best passage is about something else
 
     @classmethod

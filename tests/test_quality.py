@@ -143,6 +143,16 @@ def test_a_question_for_an_amount_of_money_no_leading_passage_states_means_no_an
     assert not fine.abstained and "dollars" in fine.text
 
 
+def test_a_question_for_how_things_stand_so_far_needs_a_passage_that_says_so(shared_service):
+    """A document tells how things stood at its date, and says so ("to date", "so far"); what
+    has happened since is not in the corpus."""
+    answer = shared_service.ask("how many agencies have named a Chief AI Officer to date?")
+    assert answer.abstained and "how things stand" in answer.reasons.decided_by
+    assert not shared_service.ask(
+        "Who must agencies designate to coordinate their use of AI?"
+    ).abstained
+
+
 def test_a_month_no_passage_mentions_means_no_answer(shared_service):
     # November 2023 is the declaration's date; May 2024 is in none of the passages found, nor
     # is any document of theirs dated then (the corpus holds the year: it is no absent name).
