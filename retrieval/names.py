@@ -225,15 +225,18 @@ COMMON_TITLE_WORD_SHARE = 0.02
 # Names do not run across these: "the G7 code and the UN resolution" names two things.
 _NAME_BREAK = re.compile(r"[,;:?!()\"“”]|\b(?:and|or|vs|versus)\b", re.I)
 _MONTH_TERMS = frozenset(terms(" ".join(MONTHS)))
+# "dec 2025", "Sept." as titles spell them out ("December 11, 2025"); "may" is a stopword.
+_MONTH_ABBREVIATION = re.compile(r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b")
+_MONTH_OF = {m[:3]: m for m in MONTHS} | {"sept": "september"}
 
 
 def title_terms(text: str) -> list[str]:
     """The stemmed terms of a title or question, with "Artificial Intelligence" as "AI" and
-    "Executive Order" as "EO", as people shorten them."""
+    "Executive Order" as "EO", as people shorten them, and months spelt out."""
     text = normalize(re.sub(r"artificial intelligence", "AI", text, flags=re.I))
     for long_form, short in _LONG_FORMS.items():
         text = re.sub(rf"\b{long_form}\b", short, text)
-    return terms(text)
+    return terms(_MONTH_ABBREVIATION.sub(lambda m: _MONTH_OF[m.group(1)], text))
 
 
 @dataclass(frozen=True)

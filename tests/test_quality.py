@@ -263,6 +263,8 @@ def test_title_words_name_the_one_document_whose_title_ends_the_phrase():
         "principles": "Hiroshima Process International Guiding Principles for Organizations",
         "statement": "G7 Leaders' Statement on the Hiroshima AI Process",
         "plan": "White House Unveils America's AI Action Plan",
+        "order": "Executive Order of December 11, 2025: Ensuring a National Policy Framework",
+        "older": "Executive Order 14179 of January 23, 2025: Removing Barriers",
     }
     common = {"ai", "action"}.__contains__
     names = TitleNames.build(titles, ["The White House", "G7"], common=common)
@@ -272,6 +274,8 @@ def test_title_words_name_the_one_document_whose_title_ends_the_phrase():
         "code",
     ]
     assert names.named_in("America's AI action plan") == ["plan"]
+    assert names.named_in("does the dec 2025 EO preempt state laws?") == ["order"]
+    assert names.named_in("what did the 2025 executive order do?") == []  # two of them
     assert names.named_in("what did the Hiroshima process agree?") == []  # three titles hold it
     assert names.named_in("what did the white house say?") == []  # the publisher's words
     assert names.named_in("what AI action is taken?") == []  # in one title, but common words
