@@ -259,17 +259,23 @@ class OnnxEmbedder:
 
 
 class SentenceTransformerEmbedder:
-    """The reference: sentence-transformers on torch (tests compare the engine's vectors to it)."""
+    """The reference: sentence-transformers on torch (tests compare the engine's vectors to it);
+    in bfloat16, the indexer's fast path."""
 
-    def __init__(self, model: str, batch_size: int = 16):
+    def __init__(self, model: str, batch_size: int = 16, bfloat16: bool = False):
         self.name = model
         self.batch_size = batch_size
+        self.bfloat16 = bfloat16
 
     @cached_property
     def _model(self):
+        import torch
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(resolve_model_path(self.name), device="cpu")
+        dtype = torch.bfloat16 if self.bfloat16 else torch.float32
+        return SentenceTransformer(
+            resolve_model_path(self.name), device="cpu", model_kwargs={"dtype": dtype}
+        )
 
     @property
     def dimension(self) -> int:
@@ -289,8 +295,44 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.asarray(vectors, dtype=np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # unit length in float32
 
     def count_tokens(self, text: str) -> int:
         encoded = self._model.tokenizer(text, add_special_tokens=True, verbose=False)
         return len(encoded["input_ids"])
+
+
+class Bfloat16Embedder:
+    """Indexing in bfloat16: torch runs the model's matrix products on the CPU's bfloat16 units.
+    Measured here on 433 real passages: 56-63/s against ONNX Runtime's 33/s in float32, every
+    vector's cosine to its float32 one at least 0.9999. Token counts and the model's size come
+    from the question path's embedder, so chunks are cut alike and nothing loads torch until a
+    text needs a vector."""
+
+    def __init__(self, questions: Embedder, threads: int = 0):
+        self.name = f"{questions.name}@bfloat16"  # its vectors are cached apart from float32's
+        self.questions = questions
+        self.threads = threads
+        # Texts per torch batch (padded to the longest): 32 ran at 63/s, 16 at 56/s.
+        self.torch = SentenceTransformerEmbedder(questions.name, batch_size=32, bfloat16=True)
+
+    @property
+    def dimension(self) -> int:
+        return self.questions.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.questions.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.questions.count_tokens(text)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        return self.torch.embed(texts)

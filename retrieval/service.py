@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.asking import answer_question
 from retrieval.config import Settings
-from retrieval.embedding import Embedder, OnnxEmbedder
+from retrieval.embedding import Bfloat16Embedder, Embedder, OnnxEmbedder
 from retrieval.errors import IndexUnavailable, PolicyBotError, UnknownDocument, printable
 from retrieval.index import IndexDirectory
 from retrieval.params import Params
@@ -53,9 +53,15 @@ class Service:
         self.embedder = embedder or OnnxEmbedder(
             settings.embedding_model, settings.model_folder, settings.embed_threads
         )
+        # What makes the index's vectors, and the name builds and the cache know them by: a
+        # given embedder does both, as does float32.
+        self.index_embedder, self.vectors_model = self.embedder, settings.embedding_model
+        if embedder is None and settings.index_precision == "bfloat16":
+            self.index_embedder = Bfloat16Embedder(self.embedder, settings.embed_threads)
+            self.vectors_model = self.index_embedder.name
         ensure_folder(settings.data_dir)
         self.index_dir = IndexDirectory(settings.data_dir / "index")
-        self.serving = Serving(self.index_dir, settings.embedding_model, settings.chunk_tokens)
+        self.serving = Serving(self.index_dir, self.vectors_model, settings.chunk_tokens)
 
     @cached_property
     def pointer(self) -> BuildPointer:
@@ -74,9 +80,7 @@ class Service:
         """This data folder's copies of the database's builds."""
         from retrieval.builds import LocalBuilds, Recipe
 
-        recipe = Recipe(
-            self.settings.embedding_model, self.settings.chunk_tokens, self.embedder.dimension
-        )
+        recipe = Recipe(self.vectors_model, self.settings.chunk_tokens, self.embedder.dimension)
         return LocalBuilds(self.index_dir, self.store, recipe)
 
     @cached_property
@@ -90,7 +94,7 @@ class Service:
             limits,
             self.settings.max_chunks_per_document,
             self.store,
-            self.embedder,
+            self.index_embedder,
             self.local,
             self._serving,
         )

