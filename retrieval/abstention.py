@@ -79,8 +79,11 @@ def judge(
     missing: tuple[str, ...],
     params: Params,
     offset: float,
+    status_named: bool = False,
 ) -> Verdict:
-    """The abstention decision; ``offset`` is the operator's POLICYBOT_MIN_SUPPORT."""
+    """The abstention decision; ``offset`` is the operator's POLICYBOT_MIN_SUPPORT.
+    ``status_named``: the question asks a named document's status, which its recorded status
+    answers however weakly its passages match ("… still in force or did it get revoked?")."""
     unmatched = [
         name
         for name in distinctive_names(question, snapshot)
@@ -92,6 +95,8 @@ def judge(
     months = unmatched_months(question, snapshot, pooled_rows)
     if months:
         return Verdict(True, f"in no pooled passage: {', '.join(months)}", support, needed)
+    if status_named:
+        return Verdict(False, "answered from the named document's status", support, needed)
     leading_texts = [snapshot.passages[row].text for row in pooled_rows[: params.stated_rows]]
     for asks, states, why in _STATED_FORMS:
         if asks.search(question) and not any(states.search(text) for text in leading_texts):

@@ -116,6 +116,7 @@ def compose(
         missing=missing,
         params=params,
         offset=min_support,
+        status_named=status_of is not None,
     )
     if verdict.abstain:
         reasons = Reasons(verdict.support, verdict.needed, verdict.decided_by, named=named)

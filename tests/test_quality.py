@@ -56,6 +56,23 @@ def test_status_question_is_answered_from_the_documents_status_with_its_warning(
 
 
 @pytest.mark.parametrize(
+    ("question", "recorded"),
+    [
+        ("has EO 14110 been superseded so far?", "revoked 2025-01-20"),
+        ("is SB 53 enacted law to date?", "Chapter 138"),
+    ],
+)
+def test_a_status_question_is_answered_from_the_status_however_its_passages_match(
+    shared_service, question, recorded
+):
+    """Asked "so far" or "to date", no passage says how things stand, but the named
+    document's recorded status does: it answers, instead of a refusal."""
+    answer = shared_service.ask(question)
+    assert not answer.abstained
+    assert answer.sentences[0].kind == "status" and recorded in answer.sentences[0].text
+
+
+@pytest.mark.parametrize(
     ("question", "doc_id"),
     [
         ("what does SB53 say about whistleblowers?", "us-ca-sb-53-transparency-in-frontier-ai-act-2025"),
