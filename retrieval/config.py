@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     index_precision: Literal["float32", "bfloat16"] = Field(
         "float32",
         description="Vectors made while indexing: float32 (the question path's ONNX model) or "
-        "bfloat16 (torch: answering after 0.7x the time here, 1 in 150 dev2 answers differs); "
-        "changing it embeds the corpus again.",
+        "bfloat16 (torch: a first build answers after 0.5-0.7x the time here; 1 in 150 dev2 "
+        "answers differs); changing it embeds the corpus again.",
     )
     chunk_tokens: int = Field(160, ge=32, le=400, description="Chunk budget in tiktoken tokens.")
     top_k: int = Field(5, ge=1, le=20, description="Passages shown per answer.")
