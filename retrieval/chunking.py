@@ -22,7 +22,7 @@ from retrieval.token_budget import (
 
 # The chunks also follow token_budget.py and model_input.py: a change there that moves a chunk
 # needs a new version, as one here does.
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 HEADING_SEPARATOR = " › "
 MAX_CHUNKS_PER_DOCUMENT = 2_000  # 2x the largest corpus document (EU AI Act, 954): embedding cost
 _MAX_HEADING_CHARS = 90
@@ -85,10 +85,15 @@ def _blocks(text: str) -> list[tuple[int, int, int | None]]:
             (m.start() + para.start(), m.end() + para.start())
             for m in re.finditer(r"\S.*", para.group())
         ]
-        body_start, previous_end = None, para.start()
+        body_start, previous_end, in_list = None, para.start(), False
         for start, end in lines:
             line = text[start:end].rstrip()
             level = _heading_level(line, single_line_block=len(lines) == 1)
+            # "These objectives are:" then "1. Anticipate …", "2. Establish …": the numbered
+            # lines after a list introduction in one paragraph are its items, not headings.
+            if in_list and level is not None and _NUMBERED.match(line):
+                level = None
+            in_list = in_list or (level is None and line.endswith(":"))
             if level is not None:
                 if body_start is not None:
                     blocks.append((body_start, previous_end, None))

@@ -159,6 +159,20 @@ def test_a_run_of_short_lines_is_kept_as_text_not_taken_for_headings():
         assert name in body
 
 
+def test_numbered_lines_after_a_list_introduction_are_its_items_not_headings():
+    text = (
+        "4. OBJECTIVES AND PRACTICES\nThis section outlines three objectives. These objectives "
+        "are:\n1. Anticipate potential misuse risk\n2. Establish plans for managing misuse risk\n"
+        "3. Manage the risks of model theft\n\nOrganizations should consider all three.\n\n"
+        "5. NEXT SECTION\nIt starts here."
+    )
+    chunks = chunk_text(text, 160)
+    with_items = next(c for c in chunks if "These objectives" in text[c.start : c.end])
+    assert "3. Manage the risks of model theft" in text[with_items.start : with_items.end]
+    assert with_items.heading == "4. OBJECTIVES AND PRACTICES"
+    assert chunks[-1].heading == "5. NEXT SECTION"  # a numbered line after a blank line still heads
+
+
 def test_a_single_short_line_before_a_paragraph_is_still_a_heading():
     text = "Risk Tolerance\n\nThe framework does not prescribe risk tolerance."
     chunks = chunk_text(text, 160)
