@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.asking import answer_question
 from retrieval.config import Settings
-from retrieval.embedding import Bfloat16Embedder, Embedder, OnnxEmbedder
+from retrieval.embedding import Embedder, OnnxEmbedder
 from retrieval.errors import IndexUnavailable, PolicyBotError, UnknownDocument, printable
 from retrieval.index import IndexDirectory
 from retrieval.params import Params
@@ -57,6 +57,8 @@ class Service:
         # given embedder does both, as does float32.
         self.index_embedder, self.vectors_model = self.embedder, settings.embedding_model
         if embedder is None and settings.index_precision == "bfloat16":
+            from retrieval.torch_embedding import Bfloat16Embedder
+
             self.index_embedder = Bfloat16Embedder(self.embedder, settings.embed_threads)
             self.vectors_model = self.index_embedder.name
         ensure_folder(settings.data_dir)

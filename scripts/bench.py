@@ -154,7 +154,7 @@ def bench(args: argparse.Namespace, data: Path) -> None:
         )
     if args.reference_sample:
         sample = sorted(texts, key=len)[:: max(1, len(texts) // args.reference_sample)]
-        from retrieval.embedding import SentenceTransformerEmbedder
+        from retrieval.torch_embedding import SentenceTransformerEmbedder
 
         reference = SentenceTransformerEmbedder(settings.embedding_model)
         reference.embed(sample[:4])

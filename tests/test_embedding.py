@@ -16,9 +16,10 @@ import pytest
 from retrieval import service as service_module
 from retrieval.config import Settings
 from retrieval.corpus import write_atomically
-from retrieval.embedding import OnnxEmbedder, SentenceTransformerEmbedder
+from retrieval.embedding import OnnxEmbedder
 from retrieval.errors import IndexUnavailable
 from retrieval.service import Service
+from retrieval.torch_embedding import SentenceTransformerEmbedder
 from tests.conftest import REPO, SEED
 
 # Answers a question from an existing data folder and reports which heavy modules it loaded.
@@ -138,7 +139,7 @@ def test_bulk_and_single_runs_give_the_same_vectors(model_dir):
 
 
 def test_a_bfloat16_build_serves_the_answers_of_a_float32_one(tmp_path, real_embedder, monkeypatch):
-    """The default index precision: torch in bfloat16 makes the index's vectors (cached under
+    """POLICYBOT_INDEX_PRECISION=bfloat16: torch in bfloat16 makes the index's vectors (cached under
     their own key), questions still embed with the float32 ONNX model, and the answer is the
     float32 build's. A process configured for the other precision refuses the build."""
     monkeypatch.setattr(service_module, "OnnxEmbedder", lambda *args: real_embedder)
