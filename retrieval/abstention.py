@@ -52,7 +52,7 @@ _MONEY = re.compile(
 # "How many … so far?", "… to date": the state of things when asked, which a passage states only
 # where it says how things stand at its own date.
 _ASKS_HOW_THINGS_STAND = re.compile(r"\bso far\b|\bto date\b|\bas of (?:now|today)\b", re.I)
-_STANDING = re.compile(r"\bso far\b|\bto date\b|\bthus far\b", re.I)
+_STANDING = re.compile(r"(?<!\bin )\bso far\b(?! as\b)|(?<!\bup )\bto date\b|\bthus far\b", re.I)
 _STATED_FORMS = (
     (_ASKS_FOR_MONEY, _MONEY, "no amount of money in the leading passages"),
     (_ASKS_HOW_THINGS_STAND, _STANDING, "no leading passage says how things stand"),

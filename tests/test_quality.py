@@ -170,6 +170,7 @@ def test_a_question_for_how_things_stand_so_far_needs_a_passage_that_says_so(sha
     ).abstained
 
 
+
 def test_a_month_no_passage_mentions_means_no_answer(shared_service):
     # November 2023 is the declaration's date; May 2024 is in none of the passages found, nor
     # is any document of theirs dated then (the corpus holds the year: it is no absent name).
@@ -204,7 +205,7 @@ def test_a_misspelt_word_is_read_as_the_corpus_spells_it(shared_service):
 def indexed(tmp_path, embedder, texts: dict[str, str]) -> Service:
     """A service over a corpus folder of these files (name → text), indexed."""
     corpus = tmp_path / "corpus"
-    corpus.mkdir()
+    corpus.mkdir(parents=True)
     for name, text in texts.items():
         (corpus / name).write_text(text, encoding="utf-8")
     service = Service(Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=embedder)
@@ -214,6 +215,33 @@ def indexed(tmp_path, embedder, texts: dict[str, str]) -> Service:
 
 def shared_texts(*names: str) -> dict[str, str]:
     return {name: (SHARED_CORPUS / name).read_text(encoding="utf-8") for name in names}
+
+
+_NOTIFIED_BODIES = """---
+title: Regulation on widget conformity
+publisher: Widget Council
+date: 2024-06-13
+url: https://example.org/widgets
+---
+# Article 35 Notified bodies
+
+Member States shall notify the Commission of the notified bodies they designate. The Commission
+shall publish the list of notified bodies and shall ensure that the list is kept up to date.
+Notified bodies shall be independent of the provider of a widget, in so far as the design of
+the widget is concerned.
+"""
+
+
+def test_idioms_of_extent_and_currency_do_not_say_how_things_stand(tmp_path, real_embedder):
+    """ "Kept up to date" and "in so far as" say nothing of how things stand when asked; a
+    passage that does ("so far, …") answers a "so far" question."""
+    question = "how many notified bodies have been designated under the widget regulation so far?"
+    idioms = indexed(tmp_path / "idioms", real_embedder, {"widgets.md": _NOTIFIED_BODIES})
+    answer = idioms.ask(question)
+    assert answer.abstained and "how things stand" in answer.reasons.decided_by
+    standing = _NOTIFIED_BODIES + "\nSo far, Member States have designated twelve notified bodies.\n"
+    stated = indexed(tmp_path / "stated", real_embedder, {"widgets.md": standing})
+    assert not stated.ask(question).abstained
 
 
 @needs_shared
