@@ -170,7 +170,6 @@ def test_a_question_for_how_things_stand_so_far_needs_a_passage_that_says_so(sha
     ).abstained
 
 
-
 def test_a_month_no_passage_mentions_means_no_answer(shared_service):
     # November 2023 is the declaration's date; May 2024 is in none of the passages found, nor
     # is any document of theirs dated then (the corpus holds the year: it is no absent name).
@@ -239,7 +238,9 @@ def test_idioms_of_extent_and_currency_do_not_say_how_things_stand(tmp_path, rea
     idioms = indexed(tmp_path / "idioms", real_embedder, {"widgets.md": _NOTIFIED_BODIES})
     answer = idioms.ask(question)
     assert answer.abstained and "how things stand" in answer.reasons.decided_by
-    standing = _NOTIFIED_BODIES + "\nSo far, Member States have designated twelve notified bodies.\n"
+    standing = (
+        _NOTIFIED_BODIES + "\nSo far, Member States have designated twelve notified bodies.\n"
+    )
     stated = indexed(tmp_path / "stated", real_embedder, {"widgets.md": standing})
     assert not stated.ask(question).abstained
 
