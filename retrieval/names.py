@@ -241,27 +241,30 @@ def title_terms(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TitleNames:
-    """Which document a question names with words of its title: "the Hiroshima code", "the G7
-    guiding principles", "trump's 2026 AI legislative framework".
+    """Which document a question names with words of its title and publisher: "the Hiroshima
+    code", "the G7 guiding principles", "trump's 2026 AI legislative framework", "the biden EO".
 
-    A run of consecutive title words in the question (stopwords aside) names the one document
-    whose title holds the run's longest ending of at least two words, so "the G7 Hiroshima
-    code" is the code ("Hiroshima … Code of Conduct"), not the G7 statement on Hiroshima. One of
-    those words must be distinctive: not common in passages, not a publisher's word ("White
-    House" names a publisher), not a month or a number.
+    A run of consecutive title or publisher words in the question (stopwords aside) names the
+    one document whose title and publisher hold the run's longest ending of at least two words,
+    so "the G7 Hiroshima code" is the code ("Hiroshima … Code of Conduct"), not the G7 statement
+    on Hiroshima. One of those words must be distinctive: not common in passages, not a
+    publisher's word ("White House" names a publisher, not one of its texts), not a month or a
+    number.
     """
 
-    holding: dict[str, frozenset[str]]  # title term → the documents whose titles hold it
+    holding: dict[str, frozenset[str]]  # title or publisher term → the documents holding it
     distinctive: frozenset[str]
 
     @classmethod
-    def build(cls, titles: dict[str, str], publishers: Iterable[str], common) -> TitleNames:
-        """``common(term)`` says whether a term is too common in passages to name anything."""
+    def build(cls, titles: dict[str, str], publishers: dict[str, str], common) -> TitleNames:
+        """``publishers``: each document's publisher, whose words count with its title's ("the
+        biden EO": the one executive order the publisher "(President Joseph R. Biden Jr.)" holds).
+        ``common(term)`` says whether a term is too common in passages to name anything."""
         holding: dict[str, set[str]] = {}
         for doc_id, title in titles.items():
-            for term in title_terms(title):
+            for term in title_terms(f"{title} {publishers.get(doc_id, '')}"):
                 holding.setdefault(term, set()).add(doc_id)
-        published = {t for publisher in publishers for t in title_terms(publisher)}
+        published = {t for publisher in publishers.values() for t in title_terms(publisher)}
         distinctive = {
             t
             for t in holding.keys() - published - _MONTH_TERMS
@@ -273,7 +276,8 @@ class TitleNames:
         """The documents the question names by their titles, in the order it names them."""
         named = []
         for run in self._runs(question):
-            doc_id = self._named_by(run)
+            # A run may go on past the name ("the biden EO state…": "state" is a publisher's).
+            doc_id = next(filter(None, map(self._named_by, _heads(run))), None)
             if doc_id and doc_id not in named:
                 named.append(doc_id)
         return named
@@ -298,3 +302,8 @@ class TitleNames:
         if len(holders) == 1 and len(ending) >= 2 and self.distinctive.intersection(ending):
             return next(iter(holders))
         return None
+
+
+def _heads(run: list[str]):
+    """The run, then the run without its last word, and so on down to two words."""
+    return (run[:end] for end in range(len(run), 1, -1))

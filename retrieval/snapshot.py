@@ -226,11 +226,11 @@ class Snapshot:
     @cached_property
     def _title_names(self) -> TitleNames:
         def common(term: str) -> bool:
-            at = self.vocabulary.get(term)
-            return at is None or self.analysis.sentence_share(at) > COMMON_TITLE_WORD_SHARE
+            at = self.vocabulary.get(term)  # None: no passage holds it ("EO" of a title)
+            return at is not None and self.analysis.sentence_share(at) > COMMON_TITLE_WORD_SHARE
 
         titles = {d: info.title for d, info in self.documents.items()}
-        publishers = [info.publisher for info in self.documents.values()]
+        publishers = {d: info.publisher for d, info in self.documents.items()}
         return TitleNames.build(titles, publishers, common)
 
     def named_in(self, question: str) -> list[str]:

@@ -78,6 +78,8 @@ def test_a_status_question_is_answered_from_the_status_however_its_passages_matc
         ("what does SB53 say about whistleblowers?", "us-ca-sb-53-transparency-in-frontier-ai-act-2025"),
         ("which officials did E.O. 14179 put in charge of drafting the AI action plan?", "us-eo-14179-removing-barriers-ai"),
         ("what does M-24-10 require agencies to publish?", "us-fact-sheet-omb-m-24-10-2024-03-28"),
+        # By its publisher's word and its kind: the one executive order Biden's White House holds.
+        ("how does the biden EO define AI red-teaming?", "us-eo-14110-safe-secure-trustworthy-ai"),
     ],
 )  # fmt: skip
 def test_a_question_naming_an_instrument_is_answered_from_it(shared_service, question, doc_id):
@@ -312,8 +314,18 @@ def test_title_words_name_the_one_document_whose_title_ends_the_phrase():
         "order": "Executive Order of December 11, 2025: Ensuring a National Policy Framework",
         "older": "Executive Order 14179 of January 23, 2025: Removing Barriers",
     }
+    publishers = {
+        "code": "G7",
+        "principles": "G7",
+        "statement": "G7",
+        "plan": "The White House",
+        "order": "The White House (President Donald J. Trump)",
+        "older": "The White House (President Donald J. Trump)",
+        "biden": "The White House (President Joseph R. Biden Jr.)",
+    }
+    titles["biden"] = "Executive Order 14110 of October 30, 2023: Safe, Secure, and Trustworthy AI"
     common = {"ai", "action"}.__contains__
-    names = TitleNames.build(titles, ["The White House", "G7"], common=common)
+    names = TitleNames.build(titles, publishers, common=common)
     assert names.named_in("what does the G7 Hiroshima code say?") == ["code"]
     assert names.named_in("the guiding principles and the code of conduct") == [
         "principles",
@@ -326,6 +338,10 @@ def test_title_words_name_the_one_document_whose_title_ends_the_phrase():
     assert names.named_in("what did the white house say?") == []  # the publisher's words
     assert names.named_in("what AI action is taken?") == []  # in one title, but common words
     assert names.named_in("hiroshima, code") == []  # a comma ends a name
+    # The publisher's words count with the title's: one executive order is Biden's.
+    assert names.named_in("did the biden EO make cloud firms report?") == ["biden"]
+    assert names.named_in("what did trump's executive order do?") == []  # two are his
+    assert names.named_in("what did biden say?") == []  # a publisher's word alone
 
 
 def test_initials_of_the_names_a_text_spells_out():
