@@ -85,8 +85,9 @@ def readable(text: str) -> str:
 
 
 def short_heading(heading: str, limit: int = 80) -> str:
-    """A passage's own section: the last part of its heading path, cut at a word with "…"."""
-    own = heading.split(" › ")[-1].strip()
+    """A passage's own section: the last part of its heading path, with its spaces plain (PDF
+    text sets "5.1.3\u2002Tackling" with en spaces), cut at a word with "…"."""
+    own = " ".join(heading.split(" › ")[-1].split())
     if len(own) <= limit:
         return own
     cut = own[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")

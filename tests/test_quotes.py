@@ -55,6 +55,10 @@ def test_a_heading_is_its_own_section_cut_at_a_word():
     long = "22757.10. This chapter shall be known as the Transparency in Frontier Artificial Intelligence Act"
     cut = short_heading(long, limit=60)
     assert cut.endswith("…") and len(cut) <= 60 and long.startswith(cut[:-1])
+    assert (
+        short_heading("5 › 5.1.3\u2002 Tackling\u2002specific risks")
+        == "5.1.3 Tackling specific risks"
+    )
 
 
 @given(
