@@ -22,7 +22,7 @@ from retrieval.token_budget import (
 
 # The chunks also follow token_budget.py and model_input.py: a change there that moves a chunk
 # needs a new version, as one here does.
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 HEADING_SEPARATOR = " › "
 MAX_CHUNKS_PER_DOCUMENT = 2_000  # 2x the largest corpus document (EU AI Act, 954): embedding cost
 _MAX_HEADING_CHARS = 90
@@ -36,7 +36,12 @@ _LEVEL_3 = re.compile(
 )
 _NUMBERED = re.compile(r"(\d+(?:\.\d+)*)\.?\s+[A-Z]")
 # "Sec. 4.8. Directing the Development of ... Memorandum. To develop ..." opens a section inline.
-_INLINE = re.compile(r"((?:Sec(?:tion)?\.?\s+)?(\d+(?:\.\d+)*)\.\s+[A-Z][^.\n]{2,100}?\.)\s+\S")
+_INLINE = re.compile(r"((?:Sec(?:tion)?\.?\s+)?(\d+(?:\.\d+)*)\.\s+([A-Z][^.\n]{2,100}?)\.)\s+\S")
+# A numbered paragraph opens with a sentence ("47. We will always respond firmly to …", "3. The
+# CE marking shall be affixed …"); a section title capitalises its words ("Directing the
+# Development of a National Security Memorandum"): this share of its longer words after the first.
+_TITLE_CASE_SHARE = 0.75
+_TITLE_WORD = re.compile(r"[A-Za-z][A-Za-z’'-]{3,}")
 _PLAIN_LEVEL = 9
 _TOO_SMALL = 1 / 3  # a chunk under this share of the budget takes sentences from the next one
 
@@ -177,7 +182,7 @@ def chunk_text(
 
     blocks = _blocks(text)
     inlines = [
-        _INLINE.match(text, start, end) if level is None else None for start, end, level in blocks
+        _inline_heading(text, start, end) if level is None else None for start, end, level in blocks
     ]
     body_run = _body_runs(blocks, inlines)
     i = -1
@@ -219,6 +224,17 @@ def chunk_text(
             emit(piece_start, piece_end)
     flush()
     return chunks
+
+
+def _inline_heading(text: str, start: int, end: int) -> re.Match | None:
+    """The section title a paragraph opens with ("Sec. 4.8. Directing the Development of …"),
+    or None for a numbered paragraph that opens with a sentence."""
+    match = _INLINE.match(text, start, end)
+    if match is None:
+        return None
+    later_words = _TITLE_WORD.findall(match.group(3))[1:]
+    capitalised = sum(word[0].isupper() for word in later_words)
+    return match if capitalised >= _TITLE_CASE_SHARE * len(later_words) else None
 
 
 def _body_runs(blocks: list[tuple[int, int, int | None]], inlines: list) -> list[int]:

@@ -119,6 +119,21 @@ def test_inline_numbered_sections_become_headings():
     assert headings[-1] == "5.1. Attracting AI Talent"
 
 
+def test_a_numbered_paragraph_that_opens_with_a_sentence_stays_under_its_section():
+    text = (
+        "Article 48\n\nCE marking\n\n1. The CE marking shall be subject to the general principles."
+        " It applies to every system.\n\n3. The CE marking shall be affixed visibly, legibly and"
+        " indelibly. Where that is not possible, it shall be affixed to the packaging."
+    )
+    assert {c.heading for c in chunk_text(text, 30)} == {"Article 48 › CE marking"}
+    text = (
+        "5.1.3 Tackling specific risks\n\n22. There are three broad categories of AI risk. Each is"
+        " described below, with the work of the regulators on it.\n\n23. We will always respond"
+        " firmly to any threats to the UK’s democracy. The Elections Act applies."
+    )
+    assert {c.heading for c in chunk_text(text, 30)} == {"5.1.3 Tackling specific risks"}
+
+
 def _chunk_texts(text: str, budget: int) -> list[str]:
     return [text[c.start : c.end] for c in chunk_text(text, budget)]
 
