@@ -44,6 +44,8 @@ MONTHS = [
 ]
 _DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Month and day names and the months' abbreviations ("Nov", "Sept"): they date, never name.
+# A lower-case possessive: capitalised ones are name-like tokens already.
+_POSSESSIVE = re.compile(r"(?<![\w'’-])([a-z][a-z-]*[a-z])(?:['’]s|(?<=s)['’])(?![\w'’])")
 _CALENDAR = frozenset(MONTHS + _DAYS + [m[:3] for m in MONTHS] + ["sept"])
 
 
@@ -158,9 +160,10 @@ def _after_stop(text: str, match: re.Match) -> bool:
 def missing_names(
     question: str, spelling: Spelling, initials: frozenset[str], name_words: frozenset[str]
 ) -> list[str]:
-    """Name-like words of the question that the corpus holds in no form: not as a word, not as
-    the initials of a name it spells out ("UNGA", "AG"), not as part of a document's name
-    ("SB53"), and not as a typo of a word it holds."""
+    """Name-like words of the question, and lower-case owners ("illinois' law"), that the
+    corpus holds in no form: not as a word, not as the initials of a name it spells out ("UNGA",
+    "AG"), not as part of a document's name ("SB53"), and not as a typo of a word it holds (nor,
+    for an owner, a shortening of one: "govt's")."""
     missing = []
     for token in name_like_tokens(question):
         if not words(token):  # "US", "The": a stopword names nothing
@@ -169,7 +172,27 @@ def missing_names(
             _known(part, spelling, initials, name_words) for part in re.split(r"[-/]", token)
         ):
             missing.append(token)
+    for match in _POSSESSIVE.finditer(question):  # "colorado's", "illinois'": an owner's name
+        owner = match.group(1)
+        if (
+            match.group(0) not in missing
+            and words(owner)
+            and not _known(owner, spelling, initials, name_words)
+            and not _abbreviates(owner.lower(), spelling)
+        ):
+            missing.append(match.group(0))
     return missing
+
+
+def _abbreviates(token: str, spelling: Spelling) -> bool:
+    """True when ``token`` shortens a word of the corpus by dropping letters ("dept" of
+    "department", "ppl" of "people"), as casual writing does."""
+    pattern = re.compile(".*?".join(map(re.escape, token)))
+    return any(
+        w[0] == token[0] and len(w) > len(token) and pattern.match(w)
+        for w in spelling.words
+        if w[:1] == token[:1]
+    )
 
 
 def _known(token: str, spelling: Spelling, initials: frozenset[str], name_words: frozenset[str]):
