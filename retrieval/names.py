@@ -276,8 +276,7 @@ class TitleNames:
         """The documents the question names by their titles, in the order it names them."""
         named = []
         for run in self._runs(question):
-            # A run may go on past the name ("the biden EO state…": "state" is a publisher's).
-            doc_id = next(filter(None, map(self._named_by, _heads(run))), None)
+            doc_id = self._named_by(run)
             if doc_id and doc_id not in named:
                 named.append(doc_id)
         return named
@@ -302,8 +301,3 @@ class TitleNames:
         if len(holders) == 1 and len(ending) >= 2 and self.distinctive.intersection(ending):
             return next(iter(holders))
         return None
-
-
-def _heads(run: list[str]):
-    """The run, then the run without its last word, and so on down to two words."""
-    return (run[:end] for end in range(len(run), 1, -1))
