@@ -1,11 +1,12 @@
 """Whether the corpus answers a question at all, and which signal says it does not.
 
-Six signals, in order: a name-like word the corpus lacks in every form ("TRAIGA", "Apulia");
-a month the question names ("in February 2025") that no pooled passage mentions and no pooled
-passage's document is dated, so the event it asks about is not in them; a question for an
-amount of money ("how much did it cost …?") or for how things stand ("how many … so far?")
-that no leading passage states; passages that are about something else (low cosine); and weak
-support (cosine plus the share of the question's IDF weight a passage holds), judged against a higher bar when a distinctive name of the question
+Six signals, in order: a name-like word or a lower-case owner the corpus lacks in every form
+("TRAIGA", "Apulia", "illinois' law"); a month the question names ("in February 2025") that no
+pooled passage mentions and no pooled passage's document is dated, so the event it asks about
+is not in them; a question for an amount of money ("how much did it cost …?") or for how things
+stand ("how many … so far?", "… yet?") that no leading passage states; passages that are about
+something else (low cosine); and weak support (cosine plus the share of the question's IDF
+weight a passage holds), judged against a higher bar when a distinctive name of the question
 occurs in none of the leading passages nor their documents' titles. A name is matched by its
 word, and an acronym also by the words it abbreviates ("EO" by "Executive Order", "UNGA" by
 "UN General Assembly").
@@ -49,9 +50,11 @@ _MONEY = re.compile(
     r"|\b(?:dollars|euros?|pounds)\b",
     re.IGNORECASE,
 )
-# "How many … so far?", "… to date": the state of things when asked, which a passage states only
-# where it says how things stand at its own date.
-_ASKS_HOW_THINGS_STAND = re.compile(r"\bso far\b|\bto date\b|\bas of (?:now|today)\b", re.I)
+# "How many … so far?", "… to date", "has anyone been fined yet?": the state of things when
+# asked, which a passage states only where it says how things stand at its own date.
+_ASKS_HOW_THINGS_STAND = re.compile(
+    r"\bso far\b|\bto date\b|\bas of (?:now|today)\b|\byet\s*(?:[?.!,]|$)", re.I
+)
 _STANDING = re.compile(r"(?<!\bin )\bso far\b(?! as\b)|(?<!\bup )\bto date\b|\bthus far\b", re.I)
 _STATED_FORMS = (
     (_ASKS_FOR_MONEY, _MONEY, "no amount of money in the leading passages"),

@@ -177,6 +177,10 @@ def test_a_question_for_how_things_stand_so_far_needs_a_passage_that_says_so(sha
     has happened since is not in the corpus."""
     answer = shared_service.ask("how many agencies have named a Chief AI Officer to date?")
     assert answer.abstained and "how things stand" in answer.reasons.decided_by
+    fined = shared_service.ask("has any developer been fined under SB 53 yet?")
+    assert fined.abstained and "how things stand" in fined.reasons.decided_by
+    status = shared_service.ask("Is SB 53 law yet?")  # the recorded status says how it stands
+    assert not status.abstained and status.sentences[0].kind == "status"
     assert not shared_service.ask(
         "Who must agencies designate to coordinate their use of AI?"
     ).abstained
