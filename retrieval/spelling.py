@@ -43,9 +43,15 @@ MONTHS = [
     "december",
 ]
 _DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-# Month and day names and the months' abbreviations ("Nov", "Sept"): they date, never name.
 # A lower-case possessive: capitalised ones are name-like tokens already.
 _POSSESSIVE = re.compile(r"(?<![\w'’-])([a-z][a-z-]*[a-z])(?:['’]s|(?<=s)['’])(?![\w'’])")
+# An owner after one of these is a common noun ("my landlord's", "the lab's"); a name has none
+# ("illinois' law", "matt clifford's plan").
+_DETERMINERS = frozenset({
+    "a", "an", "the", "my", "our", "your", "their", "his", "her", "its", "this", "that", "some",
+    "any", "each", "every",
+})  # fmt: skip
+# Month and day names and the months' abbreviations ("Nov", "Sept"): they date, never name.
 _CALENDAR = frozenset(MONTHS + _DAYS + [m[:3] for m in MONTHS] + ["sept"])
 
 
@@ -174,8 +180,10 @@ def missing_names(
             missing.append(token)
     for match in _POSSESSIVE.finditer(question):  # "colorado's", "illinois'": an owner's name
         owner = match.group(1)
+        before = question[: match.start()].split()[-1:]
         if (
             match.group(0) not in missing
+            and not (before and before[0].lower() in _DETERMINERS)
             and words(owner)
             and not _known(owner, spelling, initials, name_words)
             and not _abbreviates(owner.lower(), spelling)
