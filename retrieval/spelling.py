@@ -182,8 +182,7 @@ def missing_names(
         owner = match.group(1)
         before = question[: match.start()].split()[-1:]
         if (
-            match.group(0) not in missing
-            and not (before and before[0].lower() in _DETERMINERS)
+            not (before and before[0].lower() in _DETERMINERS)
             and words(owner)
             and not _known(owner, spelling, initials, name_words)
             and not _abbreviates(owner.lower(), spelling)
@@ -195,12 +194,8 @@ def missing_names(
 def _abbreviates(token: str, spelling: Spelling) -> bool:
     """True when ``token`` shortens a word of the corpus by dropping letters ("dept" of
     "department", "ppl" of "people"), as casual writing does."""
-    pattern = re.compile(".*?".join(map(re.escape, token)))
-    return any(
-        w[0] == token[0] and len(w) > len(token) and pattern.match(w)
-        for w in spelling.words
-        if w[:1] == token[:1]
-    )
+    pattern = re.compile(".*?".join(map(re.escape, token)))  # from the same first letter
+    return any(len(w) > len(token) and pattern.match(w) for w in spelling.words)
 
 
 def _known(token: str, spelling: Spelling, initials: frozenset[str], name_words: frozenset[str]):
