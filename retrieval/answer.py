@@ -14,6 +14,7 @@ from retrieval.answer_sentences import (
     ScoredSentence,
     coverage,
     list_items,
+    opening_first,
     pick_sentences,
     score_sentences,
     status_first,
@@ -40,6 +41,8 @@ def compose(
     top_k: int,
     params: Params,
     named: tuple[str, ...] = (),
+    cited: frozenset[int] = frozenset(),
+    openings: dict[int, int] | None = None,
     missing: tuple[str, ...] = (),
     min_support: float = 0.0,
 ) -> Answer:
@@ -47,7 +50,9 @@ def compose(
 
     ``named`` are the documents the question names: their passages join the pool, count the
     document's names as words they hold (a passage rarely repeats its act's name), and score
-    ``params.named_weight`` higher. ``missing``
+    ``params.named_weight`` higher; ``cited`` passages, under a part the question cites ("Article
+    5"), join it too and score ``params.cited_weight`` higher, and the part's opening sentence
+    (``openings``: row -> where in it a part opens) ``params.opening_weight`` higher. ``missing``
     are name-like words of the question that the corpus lacks: then there is no answer.
     """
     rows = [row for row in candidates.rows if snapshot.analysis.informative[row]]
@@ -55,6 +60,8 @@ def compose(
     pool = _pool(rows, candidates, params)
     of_named = [row for row in rows if snapshot.passages[row].doc_id in named]
     pool += [row for row in _pool(of_named, candidates, params) if row not in pool]
+    of_cited = [row for row in rows if row in cited]
+    pool += [row for row in _pool(of_cited, candidates, params) if row not in pool]
     # Leading rows that hold the kind of answer asked for (a date, the term's definition).
     holding = (r for r in rows if shape and shape.search(snapshot.passages[r].text))
     shaped = list(islice(holding, params.each_best))  # the search stops at the first few
@@ -65,8 +72,13 @@ def compose(
     name_ids = {
         d: frozenset(snapshot.term_ids(" ".join(snapshot.names.names.get(d, ())))) for d in named
     }
+    # A passage under a cited part holds its number as the label it lies under, as a passage
+    # of a named document holds that document's names: neither is repeated in the text.
+    part_ids = frozenset(snapshot.term_ids(" ".join(f"{k} {n}" for k, n in form.cites)))
     context_terms = {
-        row: snapshot.context_terms(row) | name_ids.get(snapshot.passages[row].doc_id, frozenset())
+        row: snapshot.context_terms(row)
+        | name_ids.get(snapshot.passages[row].doc_id, frozenset())
+        | (part_ids if row in cited else frozenset())
         for row in pool
     }
     covered = {row: coverage(weights, context_terms[row]) for row in pool}
@@ -76,12 +88,17 @@ def compose(
         + params.bm25_weight * candidates.lexical[row]
         + params.named_weight * (snapshot.passages[row].doc_id in named)
         + params.part_weight * (form.wants_part and names_a_part(snapshot.passages[row].heading))
+        + params.cited_weight * (row in cited)
         for row in pool
     }
     by_retrieval = sorted(pool, key=retrieval_score.__getitem__, reverse=True)
     shortlist = by_retrieval[: params.shortlist]  # only these have their sentences embedded
     shortlist += [row for row in shaped if row not in shortlist]
-    sentences = score_sentences(shape, snapshot, shortlist, weights, query_vector, embedder, params)
+    labelled = (cited, part_ids) if cited else None
+    sentences = score_sentences(
+        shape, snapshot, shortlist, weights, query_vector, embedder, params, labelled
+    )
+    sentences = opening_first(sentences, openings or {}, params)
     best_in_row: dict[int, ScoredSentence] = {}
     for sentence in sentences:
         if sentence.row not in best_in_row or sentence.score > best_in_row[sentence.row].score:

@@ -42,10 +42,12 @@ def coverage(weights: dict[int, float], present: frozenset[int]) -> float:
 
 
 def score_sentences(
-    shape, snapshot, rows, weights, query_vector, embedder, params: Params
+    shape, snapshot, rows, weights, query_vector, embedder, params: Params, labelled=None
 ) -> list[ScoredSentence]:
     """Each choosable sentence of ``rows``: cosine to the question, term coverage with its
-    heading, and the bonus for holding the kind of answer asked for."""
+    heading, and the bonus for holding the kind of answer asked for. ``labelled``: (rows,
+    term ids) that those rows' sentences hold as their label (the number of the part they lie
+    under) whether or not they repeat it."""
     table = snapshot.analysis.sentences
     of_rows = np.asarray(rows, dtype=np.int64)
     indices, owner = gathered(table.first, of_rows)
@@ -60,6 +62,13 @@ def score_sentences(
         vectors[pending] = embedder.embed(texts)
     total = sum(weights.values())
     covered = table.terms.weight_held(indices, weights) / total if total else np.zeros(len(indices))
+    if labelled and total:
+        under, label = labelled
+        unlabelled = {t: w for t, w in weights.items() if t not in label}
+        as_labelled = (
+            table.terms.weight_held(indices, unlabelled) + total - sum(unlabelled.values())
+        )
+        covered = np.where(np.isin(owners, list(under)), as_labelled / total, covered)
     scores = vectors @ query_vector + params.lexical_weight * covered
     if shape:
         held = [
@@ -77,6 +86,26 @@ def score_sentences(
             covered.tolist(),
             strict=True,
         )
+    ]
+
+
+def opening_first(
+    sentences: list[ScoredSentence], openings: dict[int, int], params: Params
+) -> list[ScoredSentence]:
+    """The opening sentence of each part a question cites (``openings``: row -> where in it
+    the part opens) scores ``params.opening_weight`` higher: it says what the part is about."""
+    first: dict[int, ScoredSentence] = {}
+    for s in sentences:
+        opens_at = openings.get(s.row)
+        if (
+            opens_at is not None
+            and s.start >= opens_at
+            and (s.row not in first or s.start < first[s.row].start)
+        ):
+            first[s.row] = s
+    lifted = set(first.values())
+    return [
+        s._replace(score=s.score + params.opening_weight) if s in lifted else s for s in sentences
     ]
 
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from retrieval.parts import Part, cited_parts
 from retrieval.spelling import MONTHS
 
 _MONTH = rf"(?:{'|'.join(m.capitalize() for m in MONTHS)})"
@@ -90,6 +91,7 @@ class QuestionForm:
     )
     wants_list: bool  # "What are the three objectives …?": the items answer it, not their intro
     wants_part: bool = False  # "Which article …?": a passage under a numbered heading answers
+    cites: frozenset[Part] = frozenset()  # "What does Article 5 say?": the passages under it
 
 
 def question_form(question: str) -> QuestionForm:
@@ -97,7 +99,9 @@ def question_form(question: str) -> QuestionForm:
     for "when", the term's definition for "how does X define Y", a list for "what are the …"."""
     wants_list = bool(_LIST_QUESTION.search(question))
     form = _shaped_form(question, wants_list)
-    return replace(form, wants_part=bool(_PART_QUESTION.search(question)))
+    return replace(
+        form, wants_part=bool(_PART_QUESTION.search(question)), cites=cited_parts(question)
+    )
 
 
 def _shaped_form(question: str, wants_list: bool) -> QuestionForm:

@@ -36,10 +36,16 @@ def answer_question(
     missing = missing_names(
         question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)
     ) + missing_phrases(question, snapshot.spelling)
+    missing += [p for p in snapshot.absent_parts(form.cites, named) if p.split()[-1] not in missing]
     focus = snapshot.rows_of(set(named)) if named else None
     if focus is not None and allowed is not None:
         focus = np.intersect1d(focus, allowed)
-    candidates = candidate_rows(snapshot, form.topic, query_vector, allowed, params.depth, focus)
+    cited, openings = snapshot.rows_under(form.cites, named)
+    if allowed is not None:
+        cited = np.intersect1d(cited, allowed).tolist()
+    candidates = candidate_rows(
+        snapshot, form.topic, query_vector, allowed, params.depth, focus, cited
+    )
     return answering.compose(
         question,
         form,
@@ -50,6 +56,8 @@ def answer_question(
         top_k=top_k,
         params=params,
         named=named,
+        cited=frozenset(cited),
+        openings=openings,
         missing=tuple(missing),
         min_support=min_support,
     )

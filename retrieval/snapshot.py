@@ -15,6 +15,7 @@ import numpy as np
 
 from retrieval.lexical import LexicalIndex, terms
 from retrieval.names import COMMON_TITLE_WORD_SHARE, DocumentNames, TitleNames
+from retrieval.parts import Part, heading_parts, opened_sections
 from retrieval.sentences import cites_a_work, introduces_list, sentence_spans, starts_list_item
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
@@ -214,6 +215,60 @@ class Snapshot:
         if len(found) < 2:  # one document's rows are already in order
             return found[0] if found else np.empty(0, dtype=np.int64)
         return np.sort(np.concatenate(found))
+
+    @cached_property
+    def _rows_by_part(self) -> dict[Part, dict[str, tuple[int, list[int]]]]:
+        """Each part -> by document, where in its first row it opens and the rows under it, in
+        order. A code section that a paragraph opens ("22757.12. (a) …") goes on in the next
+        passages under the same heading until another one opens. Built on the first question
+        that cites a part."""
+        index: dict[Part, dict[str, tuple[int, list[int]]]] = {}
+        carried: list[Part] = []
+        for row, passage in enumerate(self.passages):
+            if row == 0 or (passage.doc_id, passage.heading) != (
+                self.passages[row - 1].doc_id,
+                self.passages[row - 1].heading,
+            ):
+                carried = []
+            opened = opened_sections(passage.text)
+            under = {part: 0 for part in heading_parts(passage.heading) | set(carried)}
+            under.update(opened)
+            for part, offset in under.items():
+                index.setdefault(part, {}).setdefault(passage.doc_id, (offset, []))[1].append(row)
+            carried = [part for part, _ in opened[-1:]] or carried
+        return index
+
+    def rows_under(
+        self, parts: frozenset[Part], doc_ids: tuple[str, ...]
+    ) -> tuple[list[int], dict[int, int]]:
+        """The rows under any of these parts, and where in its first row each part opens: in
+        these documents when they have such parts (a question citing "Article 5 of the AI
+        Act"), else in every document that has them."""
+        by_document = [self._rows_by_part.get(part, {}) for part in parts]
+        named = [rows[d] for rows in by_document for d in doc_ids if d in rows]
+        found = named or [of for rows in by_document for of in rows.values()]
+        openings = {rows[0]: offset for offset, rows in found}
+        return sorted({r for _, rows in found for r in rows}), openings
+
+    def absent_parts(self, parts: frozenset[Part], doc_ids: tuple[str, ...]) -> list[str]:
+        """The cited parts these documents (every document, when none is named) neither have
+        nor mention ("Annex XIV" of an act whose annexes stop at XIII): what the question asks
+        about is not in the corpus."""
+        rows = self.rows_of(set(doc_ids)) if doc_ids else None
+        absent = []
+        for kind, label in sorted(parts):
+            by_document = self._rows_by_part.get((kind, label), {})
+            if any(d in by_document for d in doc_ids) or (not doc_ids and by_document):
+                continue
+            if not terms(label):  # "Appendix A": a letter is no term, so no mention is seen
+                continue
+            ids = [t for t in self.term_ids(label) if t >= 0]
+            if ids and rows is not None:
+                positions, _ = gathered(self.analysis.passage_terms.offsets, rows)
+                ids = [t for t in ids if (self.analysis.passage_terms.ids[positions] == t).any()]
+            if not ids:
+                absent.append(f"{kind.capitalize()} {label.upper() if label.isalpha() else label}")
+        return absent
 
     def next_row(self, row: int) -> int | None:
         """The passage that follows ``row`` in its document (passages are stored in order)."""

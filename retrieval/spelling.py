@@ -27,7 +27,9 @@ MIN_TYPO_LENGTH = 5
 LONG_WORD = 8
 # A question token that names something: capitalised after the first word, all capitals, or
 # with a digit ("TRAIGA", "Apulia", "H100s", "1047").
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
+_TOKEN = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9'’-]*(?:\.[0-9]+)*"
+)  # "22757.12" is one token, as in lexical.py
 MONTHS = [
     "january",
     "february",

@@ -1,0 +1,69 @@
+"""Numbered parts of a text ("Article 5", "Annex III", "Sec. 4.2", "22757.12."): those a question
+cites and those a passage lies under, so "what does Article 5 say?" quotes Article 5 itself and
+not the many passages that refer to it."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+Part = tuple[str, str]  # (kind, label): ("article", "5"), ("annex", "iii"), ("section", "4.2")
+
+_KINDS = {
+    "article": "article",
+    "art": "article",
+    "section": "section",
+    "sec": "section",
+    "§": "section",
+    "annex": "annex",
+    "chapter": "chapter",
+    "appendix": "appendix",
+    "part": "part",
+}
+_LABEL = r"(\d+(?:\.\d+)*|[IVXLC]+|[A-Z])\b"  # 4.2, III, or the letter of "Appendix C"
+# A cited part in a question: "article 5", "Art. 99", "sec 4.2", "§ 22757.12", "annex iii". "Part"
+# is left out: "part of it" and "part I" are ordinary English far more often than citations.
+_CITED = re.compile(
+    r"(?:\b(article|art|section|sec|annex|chapter|appendix)\.?|(§))\s*" + _LABEL, re.IGNORECASE
+)
+# A heading segment that is a part: "Article 5", "ANNEX III", "Sec. 4.", "Part 2:", or a bare
+# number that numbers a section ("4.2. Ensuring …", "1.1 Understanding …").
+_HEADING_PART = re.compile(
+    r"^(?:(article|section|sec|annex|chapter|appendix|part)\.?\s+"
+    + _LABEL
+    + r"|(\d+(?:\.\d+)*)\.?\s)",
+    re.IGNORECASE,
+)
+# A paragraph that opens a code section in a statute's text: "22757.12. (a) …", "1107. For …".
+_OPENED_SECTION = re.compile(r"^(\d+\.\d+|\d{3,})\.\s", re.MULTILINE)
+
+
+def cited_parts(question: str) -> frozenset[Part]:
+    """The parts a question cites, with roman numerals in lower case."""
+    return frozenset(
+        (_KINDS[(kind or sign).lower()], label.lower())
+        for kind, sign, label in _CITED.findall(question)
+    )
+
+
+@lru_cache(maxsize=4096)
+def heading_parts(heading: str) -> frozenset[Part]:
+    """The parts a heading path lies under, each with the parts that hold it ("4.2" is in
+    "4"), so a question citing section 4 finds its subsections (passages share headings)."""
+    parts: set[Part] = set()
+    for segment in heading.split(" › "):
+        found = _HEADING_PART.match(segment.strip())
+        if found:
+            kind, label, number = found.groups()
+            parts |= _with_ancestors(_KINDS[kind.lower()] if kind else "section", label or number)
+    return frozenset(parts)
+
+
+def opened_sections(text: str) -> list[tuple[Part, int]]:
+    """The code sections whose opening paragraph is in the text, with where it starts."""
+    return [(("section", m.group(1)), m.start()) for m in _OPENED_SECTION.finditer(text)]
+
+
+def _with_ancestors(kind: str, label: str) -> set[Part]:
+    numbers = label.lower().split(".")
+    return {(kind, ".".join(numbers[:n])) for n in range(1, len(numbers) + 1)}

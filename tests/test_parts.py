@@ -1,0 +1,103 @@
+"""Questions that cite a numbered part ("Article 7", "sec. 4.2", "§ 22757.12"): answered from
+the part itself, and "no answer" for a part the document does not have."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from retrieval.params import Params
+from retrieval.parts import cited_parts, heading_parts, opened_sections
+from retrieval.snapshot import Snapshot
+from tests.test_quality import indexed
+
+SB53 = "us-ca-sb-53-transparency-in-frontier-ai-act-2025"
+
+
+def test_a_question_cites_parts_as_users_write_them():
+    assert cited_parts("what does art. 5 of the AIA ban?") == {("article", "5")}
+    assert cited_parts("whats in annex iii") == {("annex", "iii")}
+    assert cited_parts("summarise sec 4.2 and Section 4.5") == {
+        ("section", "4.2"),
+        ("section", "4.5"),
+    }
+    assert cited_parts("SB53 §22757.13 deadline") == {("section", "22757.13")}
+    assert cited_parts("state of the art AI, in part I think") == frozenset()
+
+
+def test_a_heading_names_its_parts_and_the_parts_that_hold_them():
+    assert heading_parts("CHAPTER II › Article 5 › Prohibited AI practices") == {
+        ("chapter", "ii"),
+        ("article", "5"),
+    }
+    assert heading_parts("Part 2: Core › 5. AI RMF Core › 5.1 Govern") == {
+        ("part", "2"),
+        ("section", "5"),
+        ("section", "5.1"),
+    }
+    assert heading_parts("Regulation on the safety of widgets") == frozenset()
+
+
+def test_a_statute_paragraph_opens_its_code_section():
+    text = "(j) the end of a definition.\n22757.12. (a) A developer shall publish.\n1107. For …"
+    assert opened_sections(text) == [
+        (("section", "22757.12"), text.index("22757.12")),
+        (("section", "1107"), text.index("1107.")),
+    ]
+    assert opened_sections("1. Providers shall:\n(a) keep records.") == []
+
+
+def _article(number: int, subject: str, body: str) -> str:
+    return f"### Article {number}\n\n#### {subject}\n\n{body}\n"
+
+
+# Article 9 is about Article 7 in words closer to the question than Article 7's own.
+WIDGET_ACT = (
+    '---\ntitle: Regulation on widgets\npublisher: "Example Union"\ndate: 2024-06-13\n---\n\n'
+    "# Regulation on widgets\n\n## CHAPTER II\n\n"
+    + _article(
+        7,
+        "Registration of widgets",
+        "1. Before a widget is placed on the market, its maker shall enter it in the widget"
+        " register kept by the Widget Office.\n\n2. The entry shall give the maker's name and"
+        " address and the widget's intended purpose.",
+    )
+    + _article(
+        9,
+        "Review of Article 7",
+        "1. By 2030 the Commission shall report on what Article 7 says and requires, and on"
+        " whether the duties that Article 7 lays down should be extended.\n\n2. Article 7 shall"
+        " be reviewed every four years.",
+    )
+)
+
+
+def test_a_cited_article_is_quoted_from_its_own_text(tmp_path, real_embedder, monkeypatch):
+    service = indexed(tmp_path, real_embedder, {"widgets.md": WIDGET_ACT})
+    question = "what does article 7 of the widget regulation say and require?"
+    answer = service.ask(question)
+    assert "Article 7 › Registration of widgets" in answer.passages[0].heading
+    assert answer.sentences[0].text.startswith("Before a widget is placed on the market")
+    service.params = replace(Params(), cited_weight=0.0, opening_weight=0.0)
+    assert "Article 9" in service.ask(question).passages[0].heading  # it says "Article 7" most
+
+
+def test_a_code_section_is_quoted_from_where_its_paragraph_opens(shared_service, monkeypatch):
+    question = "what does section 22757.12 of SB53 require?"
+    answer = shared_service.ask(question)
+    first = answer.passages[0]
+    assert first.document.doc_id == SB53
+    assert answer.sentences[0].text.startswith("(a) A large frontier developer shall write")
+    start, _ = first.highlights[0]
+    assert start >= first.text.index("22757.12. (a)")
+    monkeypatch.setattr(shared_service, "params", replace(Params(), cited_weight=0.0))
+    assert "22757.12. (a)" not in shared_service.ask(question).passages[0].text  # cites it
+
+
+def test_a_part_the_named_document_lacks_means_no_answer(shared_service, monkeypatch):
+    question = "what does section 22757.19 of SB 53 say about penalties?"
+    answer = shared_service.ask(question)
+    assert answer.abstained and "22757.19" in answer.reasons.decided_by
+    answer = shared_service.ask("summarise section 4.9 of EO 14110")
+    assert answer.abstained and answer.reasons.decided_by == "absent from the corpus: Section 4.9"
+    monkeypatch.setattr(Snapshot, "absent_parts", lambda self, parts, doc_ids: [])
+    assert not shared_service.ask("summarise section 4.9 of EO 14110").abstained
