@@ -90,11 +90,13 @@ def _status_line(doc) -> str:
     return fit(f"Status: {doc.status}", 200) if doc.status else ""
 
 
+_LABELS = {"status": "**Status:** ", "part": "In "}  # a status, or the part the quotes are from
+
+
 def answer_body(answer: Answer, limit: int) -> str:
     """The answer sentences with [n] markers, whole sentences only, within ``limit``."""
     pieces = [
-        f"{'**Status:** ' if s.kind == 'status' else ''}{escape(s.text.strip())} [{s.source}]"
-        for s in answer.sentences
+        f"{_LABELS.get(s.kind, '')}{escape(s.text.strip())} [{s.source}]" for s in answer.sentences
     ]
     out = ""
     for i, piece in enumerate(pieces):

@@ -15,6 +15,7 @@ from retrieval.answer_sentences import (
     coverage,
     list_items,
     opening_first,
+    part_first,
     pick_sentences,
     score_sentences,
     status_first,
@@ -172,6 +173,8 @@ def compose(
     )
     if status_of:
         answer_sentences = status_first(answer_sentences, status_of, ranked, snapshot, params)
+    elif form.wants_part:
+        answer_sentences = part_first(answer_sentences, snapshot, ranked, params)
     highlights: dict[int, list[tuple[int, int]]] = {}
     for s in chosen or [best_in_row[r] for r in ranked if r in best_in_row]:
         highlights.setdefault(s.row, []).append((s.start, s.end))

@@ -179,6 +179,21 @@ def list_items(
     return items[: params.max_answer_sentences]
 
 
+def part_first(
+    sentences: tuple[AnswerSentence, ...], snapshot: Snapshot, ranked: list[int], params: Params
+) -> tuple[AnswerSentence, ...]:
+    """For "which article …?", the part the first quote lies in, named before the quotes: the
+    part is the answer, the quote its evidence."""
+    quote = next((s for s in sentences if s.kind == "quote"), None)
+    if quote is None:
+        return sentences
+    part = snapshot.part_at(ranked[quote.source - 1], quote.start)
+    if not part:
+        return sentences
+    named = AnswerSentence(part, quote.source, kind="part")
+    return (named, *sentences[: params.max_answer_sentences - 1])
+
+
 def status_first(
     sentences: tuple[AnswerSentence, ...],
     doc_id: str,

@@ -45,10 +45,10 @@ _LIST_QUESTION = re.compile(
 )
 
 
-# "Which article of the AI Act …?", "where in the AI Act does it say …": the answer is the part
-# of the text, which a passage's heading names.
+# "Which article of the AI Act …?", "which code section …", "where in the AI Act does it say …"
+# (not "what does section 4 say"): the answer is the part of the text the quote lies in.
 _PART_QUESTION = re.compile(
-    r"\b(?:which|what)\s+(?:article|section|annex|chapter|part|paragraph|provision|clause|"
+    r"\b(?:which|what)\s+(?:(?!(?:is|are|was|were|do|does|did)\s)[a-z]+\s+)?(?:article|section|annex|chapter|part|paragraph|provision|clause|"
     r"subsection|appendix)s?\b|\bwhere in\b|\bin which (?:article|section|annex|part|chapter)\b",
     re.IGNORECASE,
 )

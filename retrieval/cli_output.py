@@ -36,10 +36,11 @@ def render_answer(answer: Answer) -> str:
     return "\n".join(lines).rstrip()
 
 
+_LABELS = {"status": "Status: ", "part": "In "}  # a status, or the part the quotes are from
+
+
 def _answer_text(sentences: tuple[AnswerSentence, ...]) -> str:
-    return " ".join(
-        f"{'Status: ' if s.kind == 'status' else ''}{s.text} [{s.source}]" for s in sentences
-    )
+    return " ".join(f"{_LABELS.get(s.kind, '')}{s.text} [{s.source}]" for s in sentences)
 
 
 def _document_lines(d: DocumentInfo) -> list[str]:

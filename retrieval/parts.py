@@ -59,6 +59,14 @@ def heading_parts(heading: str) -> frozenset[Part]:
     return frozenset(parts)
 
 
+def innermost_part(heading: str) -> str:
+    """The heading path from its last numbered part on ("Article 85 › Right to lodge a
+    complaint …" of "CHAPTER IX › SECTION 4 › Article 85 › …"), or "" when it names none."""
+    segments = heading.split(" › ")
+    numbered = [i for i, s in enumerate(segments) if _HEADING_PART.match(s.strip())]
+    return " › ".join(segments[numbered[-1] :]) if numbered else ""
+
+
 def opened_sections(text: str) -> list[tuple[Part, int]]:
     """The code sections whose opening paragraph is in the text, with where it starts."""
     return [(("section", m.group(1)), m.start()) for m in _OPENED_SECTION.finditer(text)]

@@ -15,12 +15,13 @@ import numpy as np
 
 from retrieval.lexical import LexicalIndex, terms
 from retrieval.names import COMMON_TITLE_WORD_SHARE, DocumentNames, TitleNames
-from retrieval.parts import Part, heading_parts, opened_sections
+from retrieval.parts import Part, heading_parts, innermost_part, opened_sections
 from retrieval.sentences import cites_a_work, introduces_list, sentence_spans, starts_list_item
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import nearest
 
+HEADING_LINE_WORDS = 12  # an opening line this short is the part's own title ("4.5. Reducing …")
 MIN_SENTENCE_WORDS = 3  # shorter spans ("(a)", "Article 5") are never chosen as an answer
 
 
@@ -249,6 +250,27 @@ class Snapshot:
         found = named or [of for rows in by_document for of in rows.values()]
         openings = {rows[0]: offset for offset, rows in found}
         return sorted({r for _, rows in found for r in rows}), openings
+
+    def part_at(self, row: int, offset: int) -> str:
+        """The numbered part that this position of a passage lies in: the last section opened
+        before it under the same heading, by its title line ("4.5. Reducing the Risks …") or its
+        number ("Section 22757.15"), else its heading's innermost part ("Article 85 › Right to
+        lodge a complaint …"), else ""."""
+        at, limit = row, offset
+        while at >= 0 and (self.passages[at].doc_id, self.passages[at].heading) == (
+            self.passages[row].doc_id,
+            self.passages[row].heading,
+        ):
+            text = self.passages[at].text
+            opened = [(part, start) for part, start in opened_sections(text) if start <= limit]
+            if opened and opened[-1][0] not in heading_parts(self.passages[row].heading):
+                (_, number), start = opened[-1]
+                line = text[start:].split("\n", 1)[0].strip()
+                return line if len(line.split()) <= HEADING_LINE_WORDS else f"Section {number}"
+            if opened:
+                break
+            at, limit = at - 1, len(self.passages[at - 1].text) if at else 0
+        return innermost_part(self.passages[row].heading)
 
     def absent_parts(self, parts: frozenset[Part], doc_ids: tuple[str, ...]) -> list[str]:
         """The cited parts these documents (every document, when none is named) neither have

@@ -60,7 +60,8 @@ class AnswerSentence:
     """One sentence of the answer, from passage number ``source`` (1-based).
 
     A quote (``kind`` "quote") is ``passage.text[start:end]``, shown as ``text``: the same words
-    without Markdown or line breaks. A "status" sentence states the document's recorded status.
+    without Markdown or line breaks. A "status" sentence states the document's recorded status;
+    a "part" sentence names the part of the text the quotes lie in, for "which article …?".
     """
 
     text: str

@@ -186,6 +186,17 @@ def test_answer_body_keeps_whole_sentences():
     assert all(part.endswith(" [1]") for part in body[:-2].split(". [1] ")[-1:])
 
 
+def test_answer_body_labels_a_status_and_a_part_and_escapes_them():
+    sentences = (
+        AnswerSentence("revoked by *EO 14148*", 1, kind="status"),
+        AnswerSentence("Article 5 › Prohibited practices", 1, kind="part"),
+        AnswerSentence(SENTENCE, 1, 0, len(SENTENCE)),
+    )
+    body = answer_embeds.answer_body(Answer("q", sentences, (passage(long_text()),)), 1000)
+    assert body.startswith("**Status:** revoked by \\*EO 14148\\* [1] In Article 5 › Prohibited")
+    assert body.endswith(f"practices [1] {SENTENCE} [1]")
+
+
 def test_abstention_says_so_and_names_nearest():
     nearest = (DOC, DocumentInfo(doc_id="other", title="Other [doc](x)", url=""))
     answer = Answer("Tax on bananas?", (), (), abstained=True, nearest=nearest)

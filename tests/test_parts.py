@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from retrieval.params import Params
-from retrieval.parts import cited_parts, heading_parts, opened_sections
+from retrieval.parts import cited_parts, heading_parts, innermost_part, opened_sections
 from retrieval.snapshot import Snapshot
-from tests.test_quality import indexed
+from tests.test_quality import WIDGETS, indexed
 
 SB53 = "us-ca-sb-53-transparency-in-frontier-ai-act-2025"
 
@@ -35,6 +35,12 @@ def test_a_heading_names_its_parts_and_the_parts_that_hold_them():
         ("section", "5.1"),
     }
     assert heading_parts("Regulation on the safety of widgets") == frozenset()
+
+
+def test_the_innermost_part_of_a_heading_is_shown_with_its_title():
+    heading = "CHAPTER IX › SECTION 4 › Article 85 › Right to lodge a complaint"
+    assert innermost_part(heading) == "Article 85 › Right to lodge a complaint"
+    assert innermost_part("Executive Summary") == ""
 
 
 def test_a_statute_paragraph_opens_its_code_section():
@@ -101,3 +107,22 @@ def test_a_part_the_named_document_lacks_means_no_answer(shared_service, monkeyp
     assert answer.abstained and answer.reasons.decided_by == "absent from the corpus: Section 4.9"
     monkeypatch.setattr(Snapshot, "absent_parts", lambda self, parts, doc_ids: [])
     assert not shared_service.ask("summarise section 4.9 of EO 14110").abstained
+
+
+def test_which_section_is_answered_with_the_section_its_quote_lies_in(shared_service):
+    answer = shared_service.ask(
+        "which code section in SB53 sets the civil penalties for large frontier developers?"
+    )
+    part, quote = answer.sentences[:2]
+    assert (part.kind, part.text) == ("part", "Section 22757.15")
+    assert part.source == quote.source and "civil penalty" in quote.text
+
+
+def test_which_article_is_answered_with_the_article_heading(tmp_path, real_embedder):
+    service = indexed(tmp_path, real_embedder, {"widgets.md": WIDGETS})
+    answer = service.ask("which article says what widget providers must do about copyright?")
+    assert answer.sentences[0].kind == "part"
+    assert answer.sentences[0].text == "Article 7 › Obligations for providers of widgets"
+    assert not any(
+        s.kind == "part" for s in service.ask("what must widget providers do?").sentences
+    )
