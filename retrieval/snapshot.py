@@ -191,6 +191,7 @@ class Snapshot:
     names: DocumentNames
     spelling: Spelling  # the corpus's words, for typos and for terms it lacks
     vocabulary: dict[str, int] = field(init=False)
+    _part_index: dict[str, dict] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.vocabulary = {term: i for i, term in enumerate(self.analysis.vocabulary)}
@@ -217,27 +218,36 @@ class Snapshot:
             return found[0] if found else np.empty(0, dtype=np.int64)
         return np.sort(np.concatenate(found))
 
-    @cached_property
-    def _rows_by_part(self) -> dict[Part, dict[str, tuple[int, list[int]]]]:
-        """Each part -> by document, where in its first row it opens and the rows under it, in
+    def _parts_of(self, doc_id: str) -> dict[Part, tuple[int, list[int]]]:
+        """The document's parts -> where in its first row each opens, and the rows under it in
         order. A code section that a paragraph opens ("22757.12. (a) …") goes on in the next
-        passages under the same heading until another one opens. Built on the first question
-        that cites a part."""
-        index: dict[Part, dict[str, tuple[int, list[int]]]] = {}
+        passages under the same heading until another one opens. Read on the first question
+        that cites a part of the document (10 µs a passage), then kept."""
+        if doc_id in self._part_index:
+            return self._part_index[doc_id]
+        index: dict[Part, tuple[int, list[int]]] = {}
         carried: list[Part] = []
-        for row, passage in enumerate(self.passages):
-            if row == 0 or (passage.doc_id, passage.heading) != (
-                self.passages[row - 1].doc_id,
-                self.passages[row - 1].heading,
-            ):
-                carried = []
+        previous = None
+        for row in self.rows_of({doc_id}).tolist():
+            passage = self.passages[row]
+            if passage.heading != previous:
+                carried, previous = [], passage.heading
             opened = opened_sections(passage.text)
             under = {part: 0 for part in heading_parts(passage.heading) | set(carried)}
             under.update(opened)
             for part, offset in under.items():
-                index.setdefault(part, {}).setdefault(passage.doc_id, (offset, []))[1].append(row)
+                index.setdefault(part, (offset, []))[1].append(row)
             carried = [part for part, _ in opened[-1:]] or carried
+        self._part_index[doc_id] = index
         return index
+
+    def _having(
+        self, parts: frozenset[Part], doc_ids: tuple[str, ...]
+    ) -> list[tuple[int, list[int]]]:
+        """Each of these parts in each of these documents that has it."""
+        return [
+            of[part] for d in doc_ids for of in [self._parts_of(d)] for part in parts if part in of
+        ]
 
     def rows_under(
         self, parts: frozenset[Part], doc_ids: tuple[str, ...]
@@ -245,9 +255,9 @@ class Snapshot:
         """The rows under any of these parts, and where in its first row each part opens: in
         these documents when they have such parts (a question citing "Article 5 of the AI
         Act"), else in every document that has them."""
-        by_document = [self._rows_by_part.get(part, {}) for part in parts]
-        named = [rows[d] for rows in by_document for d in doc_ids if d in rows]
-        found = named or [of for rows in by_document for of in rows.values()]
+        if not parts:
+            return [], {}
+        found = self._having(parts, doc_ids) or self._having(parts, tuple(self.documents))
         openings = {rows[0]: offset for offset, rows in found}
         return sorted({r for _, rows in found for r in rows}), openings
 
@@ -279,8 +289,7 @@ class Snapshot:
         rows = self.rows_of(set(doc_ids)) if doc_ids else None
         absent = []
         for kind, label in sorted(parts):
-            by_document = self._rows_by_part.get((kind, label), {})
-            if any(d in by_document for d in doc_ids) or (not doc_ids and by_document):
+            if self._having(frozenset({(kind, label)}), doc_ids or tuple(self.documents)):
                 continue
             if not terms(label):  # "Appendix A": a letter is no term, so no mention is seen
                 continue
