@@ -286,6 +286,8 @@ class Snapshot:
         """The cited parts these documents (every document, when none is named) neither have
         nor mention ("Annex XIV" of an act whose annexes stop at XIII): what the question asks
         about is not in the corpus."""
+        if not parts:
+            return []
         rows = self.rows_of(set(doc_ids)) if doc_ids else None
         absent = []
         for kind, label in sorted(parts):
