@@ -116,7 +116,9 @@ def _shaped_form(question: str, wants_list: bool) -> QuestionForm:
     term = _bare_term(phrase)
     if not term:
         return QuestionForm(_ANY_DEFINITION, topic, wants_list)
-    return QuestionForm(re.compile(re.escape(term) + _DEFINES, re.IGNORECASE), topic, wants_list)
+    # "deepfake" is defined as "‘deep fake’ means …": a space or hyphen may split the term.
+    spelled = r"[\s-]?".join(re.escape(part) for part in term.replace(" ", ""))
+    return QuestionForm(re.compile(spelled + _DEFINES, re.IGNORECASE), topic, wants_list)
 
 
 def _without(question: str, start: int, end: int, keep: str = "") -> str:

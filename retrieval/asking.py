@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from retrieval import answer as answering
@@ -30,8 +28,7 @@ def answer_question(
     """The answer to an already validated question; the question is the one text embedded."""
     allowed = allowed_rows(snapshot, filters)
     query_vector = embedder.embed([question])[0]
-    form = question_form(question)
-    form = replace(form, topic=snapshot.spelling.corrected(form.topic))
+    form = question_form(snapshot.spelling.corrected(question))  # "definiton of" asks one too
     named = tuple(snapshot.named_in(question))
     missing = missing_names(
         question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)

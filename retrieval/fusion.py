@@ -39,13 +39,13 @@ def candidate_rows(
     allowed: np.ndarray | None,
     depth: int = 50,
     focus: np.ndarray | None = None,
-    cited: Sequence[int] = (),
+    extra: Sequence[int] = (),
 ) -> Candidates:
     """Union of the dense and lexical top ``depth``, ordered by reciprocal-rank fusion.
 
     ``focus`` rows (the passages of documents the question names) also get their own dense and
     lexical rankings, so a named document is searched even when others outscore it overall.
-    ``cited`` rows (the passages under a part the question cites) join whatever their scores.
+    ``extra`` rows (the passages under a part the question cites) join whatever their scores.
     """
     focused = focus is not None and len(focus) > 0
     restrictions = [allowed, focus] if focused else [allowed]
@@ -72,7 +72,7 @@ def candidate_rows(
     for ranking in rankings:
         for rank, row in enumerate(ranking):
             fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-    for row in cited:
+    for row in extra:
         fused.setdefault(row, 0.0)
     rows = sorted(fused, key=fused.__getitem__, reverse=True)
     cosines = snapshot.passage_vectors[rows] @ query_vector if rows else []

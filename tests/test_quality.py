@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from retrieval.answer_types import question_form
 from retrieval.config import Settings
 from retrieval.names import TitleNames, initialisms
 from retrieval.params import Params
@@ -490,3 +491,15 @@ def test_a_definition_question_is_answered_with_the_defining_sentence(shared_ser
     """The defining sentence says "means", not "define"."""
     answer = shared_service.ask("How does SB 53 define catastrophic risk?")
     assert "“Catastrophic risk” means a foreseeable and material risk" in answer.sentences[0].text
+
+
+def test_a_definition_question_with_a_typo_is_still_answered_with_the_definition(shared_service):
+    answer = shared_service.ask("whats the legal definiton of a critical safety incident in SB 53")
+    assert "“Critical safety incident” means" in answer.sentences[0].text
+
+
+def test_a_term_written_as_one_word_finds_the_definition_that_spells_it_apart():
+    shape = question_form("how does the AI Act define deepfake?").shape
+    assert shape.search("(60) ‘deep fake’ means AI-generated or manipulated image")
+    assert shape.search("“Deep-fake” refers to")
+    assert not shape.search("deep learning means")
