@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.errors import DocumentError
+from retrieval.lexical import words
 from retrieval.sentences import introduces_list
 from retrieval.token_budget import (
     count_tokens,
@@ -22,7 +23,7 @@ from retrieval.token_budget import (
 
 # The chunks also follow token_budget.py and model_input.py: a change there that moves a chunk
 # needs a new version, as one here does.
-CHUNKER_VERSION = "6"
+CHUNKER_VERSION = "7"
 HEADING_SEPARATOR = " › "
 MAX_CHUNKS_PER_DOCUMENT = 2_000  # 2x the largest corpus document (EU AI Act, 954): embedding cost
 _MAX_HEADING_CHARS = 90
@@ -42,6 +43,7 @@ _INLINE = re.compile(r"((?:Sec(?:tion)?\.?\s+)?(\d+(?:\.\d+)*)\.\s+([A-Z][^.\n]{
 # Development of a National Security Memorandum"): this share of its longer words after the first.
 _TITLE_CASE_SHARE = 0.75
 _TITLE_WORD = re.compile(r"[A-Za-z][A-Za-z’'-]{3,}")
+_SENTENCE_INSIDE = re.compile(r"[A-Za-z)]{2}[.?!]\s+[A-Z]")
 _PLAIN_LEVEL = 9
 _TOO_SMALL = 1 / 3  # a chunk under this share of the budget takes sentences from the next one
 
@@ -69,7 +71,12 @@ def _heading_level(line: str, single_line_block: bool) -> int | None:
     if _LEVEL_3.match(line) and not line.rstrip().endswith((".", ";", ",")):
         return 3
     numbered = _NUMBERED.match(line)
-    if numbered and len(line) <= _MAX_HEADING_CHARS and not line.endswith((".", ";", ",", ":")):
+    if (
+        numbered
+        and len(line) <= _MAX_HEADING_CHARS
+        and not line.endswith((".", ";", ",", ":"))
+        and not _wrapped_paragraph(line)
+    ):
         return 3 + numbered.group(1).count(".")
     if (
         single_line_block
@@ -80,6 +87,14 @@ def _heading_level(line: str, single_line_block: bool) -> int | None:
     ):
         return _PLAIN_LEVEL
     return None
+
+
+def _wrapped_paragraph(line: str) -> bool:
+    """True for the first line of a numbered paragraph that a PDF wrapped: it holds a sentence
+    end with more after it ("5. The pace … continues to accelerate. In the run up …"), or it
+    stops on a word that no title ends with ("… in scope of the regulatory framework for")."""
+    last = line.split()[-1]
+    return bool(_SENTENCE_INSIDE.search(line)) or not words(last)
 
 
 def _blocks(text: str) -> list[tuple[int, int, int | None]]:

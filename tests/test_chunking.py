@@ -134,6 +134,25 @@ def test_a_numbered_paragraph_that_opens_with_a_sentence_stays_under_its_section
     assert {c.heading for c in chunk_text(text, 30)} == {"5.1.3 Tackling specific risks"}
 
 
+def test_the_wrapped_first_line_of_a_numbered_paragraph_is_no_heading():
+    """A PDF breaks a numbered paragraph into lines: its first line holds a sentence end with
+    more after it, or stops on a word no title ends with; a title line does neither."""
+    text = (
+        "5.2.1. The regulatory challenges of highly capable AI\n"
+        "67. While highly capable narrow AI systems are in scope of the regulatory framework for\n"
+        "AI, they raise new questions for regulators.\n"
+        "68. The pace of AI development continues to accelerate. In the run up to the AI Safety\n"
+        "Summit, we published a discussion paper.\n"
+        "69. We welcome praise for the UK AI Standards Hub and CDEI. Launched in October\n"
+        "2022, the Hub brings together experts."
+    )
+    assert {c.heading for c in chunk_text(text, 200)} == {
+        "5.2.1. The regulatory challenges of highly capable AI"
+    }
+    question = "8. Is there an alternative statutory intervention that would work better?"
+    assert [c.heading for c in chunk_text(f"{question}\n\nBody text here.", 200)] == [question]
+
+
 def _chunk_texts(text: str, budget: int) -> list[str]:
     return [text[c.start : c.end] for c in chunk_text(text, budget)]
 
