@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from retrieval.errors import DocumentError
 from retrieval.lexical import words
-from retrieval.sentences import introduces_list
+from retrieval.sentences import introduces_list, page_break
 from retrieval.token_budget import (
     count_tokens,
     last_fitting,
@@ -124,7 +124,22 @@ def _blocks(text: str) -> list[tuple[int, int, int | None]]:
             previous_end = start + len(line)
         if body_start is not None:
             blocks.append((body_start, previous_end, None))
-    return _demote_guessed_runs(blocks)
+    return _joined_page_breaks(text, _demote_guessed_runs(blocks))
+
+
+def _joined_page_breaks(
+    text: str, blocks: list[tuple[int, int, int | None]]
+) -> list[tuple[int, int, int | None]]:
+    """Two paragraphs that are one sentence split by a PDF's page break become one."""
+    joined: list[tuple[int, int, int | None]] = []
+    for start, end, level in blocks:
+        if joined and level is None and joined[-1][2] is None:
+            before = text[joined[-1][0] : joined[-1][1]]
+            if page_break(before, text[start:end]):
+                joined[-1] = (joined[-1][0], end, None)
+                continue
+        joined.append((start, end, level))
+    return joined
 
 
 def _demote_guessed_runs(

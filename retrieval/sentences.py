@@ -31,6 +31,14 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return word in _ABBREVIATIONS or _INITIALISM.fullmatch(word) is not None
 
 
+def page_break(before: str, after: str) -> bool:
+    """True for a blank line inside a sentence, where a PDF's page ended ("… of two proxies:
+    compute (i.e. the" / "amount of compute used …"): the text before it stops on a word or a
+    comma and the text after it goes on in lower case."""
+    last = before.rstrip()[-1:]
+    return (last.islower() or last == ",") and after.lstrip()[:1].islower()
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Offsets of the sentences in ``text[start:end]``, trimmed of surrounding whitespace."""
     end = len(text) if end is None else end
@@ -47,7 +55,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     for match in _LINE_BREAK.finditer(segment):
         before = segment[: match.start()].rstrip()
         after = segment[match.end() :]
-        if len(match.group()) > 1 or before[-1:] in ".:;!?" or _LIST_START.match(after):
+        blank_line = len(match.group()) > 1 and not page_break(before, after)
+        if blank_line or before[-1:] in ".:;!?" or _LIST_START.match(after):
             cuts.add(start + match.start())
     spans = []
     position = start

@@ -153,6 +153,27 @@ def test_the_wrapped_first_line_of_a_numbered_paragraph_is_no_heading():
     assert [c.heading for c in chunk_text(f"{question}\n\nBody text here.", 200)] == [question]
 
 
+def test_a_sentence_a_page_break_cut_in_two_is_one_sentence_in_one_chunk():
+    text = (
+        "Thresholds could use two proxies: compute (i.e. the\n\namount of compute used) and"
+        " benchmarks. The next sentence.\n\nIt stands alone.\n\n(b) an item; or\n\n(c) another."
+    )
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Thresholds could use two proxies: compute (i.e. the\n\namount of compute used) and"
+        " benchmarks.",
+        "The next sentence.",
+        "It stands alone.",
+        "(b) an item; or",
+        "(c) another.",
+    ]
+    before = " ".join(f"Filler sentence number {k} is here." for k in range(6))
+    after = " ".join(f"Later sentence {k} goes on." for k in range(6))
+    text = f"{before} Two proxies: compute (i.e. the\n\namount used) and benchmarks. {after}"
+    ends = [text[: c.end] for c in chunk_text(text, 70)]  # the first paragraph alone fits
+    assert not any(end.endswith("(i.e. the") for end in ends)
+    assert any(end.endswith("benchmarks.") or end.endswith("is here.") for end in ends)
+
+
 def _chunk_texts(text: str, budget: int) -> list[str]:
     return [text[c.start : c.end] for c in chunk_text(text, budget)]
 
