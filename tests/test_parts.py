@@ -8,6 +8,7 @@ from dataclasses import replace
 from retrieval.params import Params
 from retrieval.parts import cited_parts, heading_parts, innermost_part, opened_sections
 from retrieval.snapshot import Snapshot
+from retrieval.types import Filters
 from tests.test_quality import WIDGETS, indexed
 
 SB53 = "us-ca-sb-53-transparency-in-frontier-ai-act-2025"
@@ -126,3 +127,9 @@ def test_which_article_is_answered_with_the_article_heading(tmp_path, real_embed
     assert not any(
         s.kind == "part" for s in service.ask("what must widget providers do?").sentences
     )
+
+
+def test_a_cited_part_outside_the_filters_is_not_shown(shared_service):
+    eo = "us-eo-14110-safe-secure-trustworthy-ai"
+    answer = shared_service.ask("what does section 22757.12 require?", filters=Filters(doc_id=eo))
+    assert {p.document.doc_id for p in (*answer.passages, *answer.more)} <= {eo}
