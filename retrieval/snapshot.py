@@ -275,7 +275,7 @@ class Snapshot:
             opened = [(part, start) for part, start in opened_sections(text) if start <= limit]
             if opened and opened[-1][0] not in heading_parts(self.passages[row].heading):
                 (_, number), start = opened[-1]
-                line = text[start:].split("\n", 1)[0].strip()
+                line = text[start:].split("\n", 1)[0].strip().rstrip(".")
                 return line if len(line.split()) <= HEADING_LINE_WORDS else f"Section {number}"
             if opened:
                 break
