@@ -44,6 +44,10 @@ _INLINE = re.compile(r"((?:Sec(?:tion)?\.?\s+)?(\d+(?:\.\d+)*)\.\s+([A-Z][^.\n]{
 _TITLE_CASE_SHARE = 0.75
 _TITLE_WORD = re.compile(r"[A-Za-z][A-Za-z’'-]{3,}")
 _SENTENCE_INSIDE = re.compile(r"[A-Za-z)]{2}[.?!]\s+[A-Z]")
+# A wrapped PDF line of body text is this long; the corpus's numbered titles followed by text
+# on the next line are at most 58 characters, its wrapped numbered paragraphs 79-87.
+_FULL_LINE_CHARS = 75
+_LIST_LINE = re.compile(r"(?:\d+(?:\.\d+)*\.?\s|[•\-*–·(])")
 _PLAIN_LEVEL = 9
 _TOO_SMALL = 1 / 3  # a chunk under this share of the budget takes sentences from the next one
 
@@ -58,8 +62,9 @@ class Chunk:
     tokens: int
 
 
-def _heading_level(line: str, single_line_block: bool) -> int | None:
-    """The level of a heading line, or None when the line is body text."""
+def _heading_level(line: str, single_line_block: bool, continued: bool = False) -> int | None:
+    """The level of a heading line, or None when the line is body text. ``continued``: the
+    next line of its paragraph goes on with text (not a numbered line or a list item)."""
     if len(line) > 100:
         return None
     if _MARKDOWN_HEADING.match(line):
@@ -75,7 +80,7 @@ def _heading_level(line: str, single_line_block: bool) -> int | None:
         numbered
         and len(line) <= _MAX_HEADING_CHARS
         and not line.endswith((".", ";", ",", ":"))
-        and not _wrapped_paragraph(line)
+        and not _wrapped_paragraph(line, continued)
     ):
         return 3 + numbered.group(1).count(".")
     if (
@@ -89,12 +94,14 @@ def _heading_level(line: str, single_line_block: bool) -> int | None:
     return None
 
 
-def _wrapped_paragraph(line: str) -> bool:
+def _wrapped_paragraph(line: str, continued: bool) -> bool:
     """True for the first line of a numbered paragraph that a PDF wrapped: it holds a sentence
-    end with more after it ("5. The pace … continues to accelerate. In the run up …"), or it
-    stops on a word that no title ends with ("… in scope of the regulatory framework for")."""
+    end with more after it ("5. The pace … continues to accelerate. In the run up …"), it
+    stops on a word that no title ends with ("… in scope of the regulatory framework for"), or
+    it is a full line that the next one goes on from (a title that long is a question)."""
     last = line.split()[-1]
-    return bool(_SENTENCE_INSIDE.search(line)) or not words(last)
+    full = continued and len(line) >= _FULL_LINE_CHARS and not line.endswith("?")
+    return full or bool(_SENTENCE_INSIDE.search(line)) or not words(last)
 
 
 def _blocks(text: str) -> list[tuple[int, int, int | None]]:
@@ -106,9 +113,11 @@ def _blocks(text: str) -> list[tuple[int, int, int | None]]:
             for m in re.finditer(r"\S.*", para.group())
         ]
         body_start, previous_end, in_list = None, para.start(), False
-        for start, end in lines:
+        for k, (start, end) in enumerate(lines):
             line = text[start:end].rstrip()
-            level = _heading_level(line, single_line_block=len(lines) == 1)
+            following = text[lines[k + 1][0] : lines[k + 1][1]] if k + 1 < len(lines) else ""
+            continued = bool(following) and not _LIST_LINE.match(following)
+            level = _heading_level(line, single_line_block=len(lines) == 1, continued=continued)
             # "These objectives are:" then "1. Anticipate …", "2. Establish …": the numbered
             # lines after a list introduction in one paragraph are its items, not headings.
             if in_list and level is not None and _NUMBERED.match(line):

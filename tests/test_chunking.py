@@ -136,7 +136,8 @@ def test_a_numbered_paragraph_that_opens_with_a_sentence_stays_under_its_section
 
 def test_the_wrapped_first_line_of_a_numbered_paragraph_is_no_heading():
     """A PDF breaks a numbered paragraph into lines: its first line holds a sentence end with
-    more after it, or stops on a word no title ends with; a title line does neither."""
+    more after it, stops on a word no title ends with, or is a full line the next goes on
+    from; a title line does none of these."""
     text = (
         "5.2.1. The regulatory challenges of highly capable AI\n"
         "67. While highly capable narrow AI systems are in scope of the regulatory framework for\n"
@@ -144,7 +145,9 @@ def test_the_wrapped_first_line_of_a_numbered_paragraph_is_no_heading():
         "68. The pace of AI development continues to accelerate. In the run up to the AI Safety\n"
         "Summit, we published a discussion paper.\n"
         "69. We welcome praise for the UK AI Standards Hub and CDEI. Launched in October\n"
-        "2022, the Hub brings together experts."
+        "2022, the Hub brings together experts.\n"
+        "70. We will continue to act through bilateral partnerships and multilateral initiatives\n"
+        "– including future AI Safety Summits – to promote safe AI."
     )
     assert {c.heading for c in chunk_text(text, 200)} == {
         "5.2.1. The regulatory challenges of highly capable AI"
