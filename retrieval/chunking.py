@@ -47,7 +47,8 @@ _SENTENCE_INSIDE = re.compile(r"[A-Za-z)]{2}[.?!]\s+[A-Z]")
 # A wrapped PDF line of body text is this long; the corpus's numbered titles followed by text
 # on the next line are at most 58 characters, its wrapped numbered paragraphs 79-87.
 _FULL_LINE_CHARS = 75
-_LIST_LINE = re.compile(r"(?:\d+(?:\.\d+)*\.?\s|[•\-*–·(])")
+# A line that starts an item, not one that goes on ("– including future AI Safety Summits –").
+_LIST_LINE = re.compile(r"(?:\d+(?:\.\d+)*\.?\s|[•*·(]|[-–]\s*[A-Z])")
 _PLAIN_LEVEL = 9
 _TOO_SMALL = 1 / 3  # a chunk under this share of the budget takes sentences from the next one
 
