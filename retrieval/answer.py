@@ -44,6 +44,7 @@ def compose(
     named: tuple[str, ...] = (),
     cited: frozenset[int] = frozenset(),
     openings: dict[int, int] | None = None,
+    about_document: bool = False,
     missing: tuple[str, ...] = (),
     min_support: float = 0.0,
 ) -> Answer:
@@ -53,7 +54,9 @@ def compose(
     document's names as words they hold (a passage rarely repeats its act's name), and score
     ``params.named_weight`` higher; ``cited`` passages, under a part the question cites ("Article
     5"), join it too and score ``params.cited_weight`` higher, and the part's opening sentence
-    (``openings``: row -> where in it a part opens) ``params.opening_weight`` higher. ``missing``
+    (``openings``: row -> where in it a part opens) ``params.opening_weight`` higher; a question
+    ``about_document`` ("what is SB 53?") passes its overview rows so, and quotes only the
+    documents it names. ``missing``
     are name-like words of the question that the corpus lacks: then there is no answer.
     """
     rows = [row for row in candidates.rows if snapshot.analysis.informative[row]]
@@ -117,7 +120,8 @@ def compose(
     continuation = _list_continuation(ranked[0], best_in_row, snapshot, params)
     ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
     status_of = named[0] if named and asks_status(question) else None
-    compared = named if len(named) > 1 else ()  # "both EO 14110 and SB 53": each is shown, quoted
+    # "Both EO 14110 and SB 53 …", "what is SB 53?": each is shown and quoted, and no other.
+    compared = named if len(named) > 1 or about_document else ()
     must_show = compared or (named if status_of else ())
     ranked = _each_named_shown(ranked, must_show, top_k, snapshot)[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.

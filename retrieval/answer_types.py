@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from retrieval.lexical import terms
 from retrieval.parts import Part, cited_parts
 from retrieval.spelling import MONTHS
 
@@ -74,6 +75,22 @@ _STATUS_QUESTION = re.compile(
     r"enforceable|final|law|enacted|draft|current|valid|active|status)\b",
     re.IGNORECASE,
 )
+
+
+# Words that ask about a whole document ("summarize …", "what's … about?", "gist of … pls"): a
+# question of these and the document's names alone is answered from its opening and overview.
+_ABOUT_DOCUMENT = frozenset(
+    terms(
+        "summarize summarise summary overview gist explain describe cover purpose point main key"
+        " basically tldr pls please whats brief quick mean say document doc intro"
+    )
+)
+
+
+def asks_about_document(question: str, document_terms: set[str]) -> bool:
+    """True when the question holds no term but the named documents' and ``_ABOUT_DOCUMENT``'s
+    ("what is the NIST AI RMF?", "summarize the bletchley declaration")."""
+    return not set(terms(question)) - document_terms - _ABOUT_DOCUMENT
 
 
 def asks_status(question: str) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval import answer as answering
-from retrieval.answer_types import question_form
+from retrieval.answer_types import asks_about_document, asks_status, question_form
 from retrieval.embedding import Embedder
 from retrieval.errors import UnknownDocument
 from retrieval.fusion import candidate_rows
+from retrieval.lexical import terms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
 from retrieval.spelling import missing_names, missing_phrases
@@ -38,6 +39,16 @@ def answer_question(
     if focus is not None and allowed is not None:
         focus = np.intersect1d(focus, allowed)
     cited, openings = snapshot.rows_under(form.cites, named)
+    about_document = False
+    if named and not form.cites and not asks_status(question):
+        document_terms = snapshot.names.name_terms(named) | {
+            t
+            for d in named
+            for t in terms(f"{snapshot.documents[d].title} {snapshot.documents[d].publisher}")
+        }
+        about_document = asks_about_document(form.topic, document_terms)
+        if about_document:  # "what is the NIST AI RMF?"
+            cited, openings = snapshot.overview_rows(named, params.overview_rows)
     if allowed is not None:
         cited = np.intersect1d(cited, allowed).tolist()
     candidates = candidate_rows(
@@ -55,6 +66,7 @@ def answer_question(
         named=named,
         cited=frozenset(cited),
         openings=openings,
+        about_document=about_document,
         missing=tuple(missing),
         min_support=min_support,
     )

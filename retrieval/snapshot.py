@@ -7,6 +7,7 @@ so a question costs one embedding and some array lookups.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,6 +22,10 @@ from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import nearest
 
+# A section that says what its document is about.
+_OVERVIEW = re.compile(
+    r"\b(?:purpose|summary|overview|introduction|foreword|abstract|background|policy)\b", re.I
+)
 HEADING_LINE_WORDS = 12  # an opening line this short is the part's own title ("4.5. Reducing …")
 MIN_SENTENCE_WORDS = 3  # shorter spans ("(a)", "Article 5") are never chosen as an answer
 
@@ -260,6 +265,25 @@ class Snapshot:
         found = self._having(parts, doc_ids) or self._having(parts, tuple(self.documents))
         openings = {rows[0]: offset for offset, rows in found}
         return sorted({r for _, rows in found for r in rows}), openings
+
+    def overview_rows(
+        self, doc_ids: tuple[str, ...], first: int
+    ) -> tuple[list[int], dict[int, int]]:
+        """The passages that say what these documents are: the ``first`` that say more than
+        their labels, and the first of each section headed as an overview ("Section 1.
+        Purpose", "Executive Summary"), whose first sentences are openings."""
+        rows, openings = [], {}
+        for doc_id in doc_ids:
+            own = [r for r in self.rows_of({doc_id}).tolist() if self.analysis.informative[r]]
+            headed = [
+                r
+                for i, r in enumerate(own)
+                if _OVERVIEW.search(self.passages[r].heading.split(" › ")[-1])
+                and (i == 0 or self.passages[own[i - 1]].heading != self.passages[r].heading)
+            ]
+            rows += own[:first] + headed
+            openings.update({r: 0 for r in headed})
+        return sorted(set(rows)), openings
 
     def part_at(self, row: int, offset: int) -> str:
         """The numbered part that this position of a passage lies in: the last section opened

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from retrieval.answer_types import question_form
+from retrieval.answer_types import asks_about_document, question_form
 from retrieval.config import Settings
 from retrieval.names import TitleNames, initialisms
 from retrieval.params import Params
@@ -503,3 +503,21 @@ def test_a_term_written_as_one_word_finds_the_definition_that_spells_it_apart():
     assert shape.search("(60) ‘deep fake’ means AI-generated or manipulated image")
     assert shape.search("“Deep-fake” refers to")
     assert not shape.search("deep learning means")
+
+
+def test_a_question_about_a_whole_document_is_answered_from_it(shared_service, monkeypatch):
+    question = "tell me about EO 14179"
+    answer = shared_service.ask(question)
+    eo = "us-eo-14179-removing-barriers-ai"
+    assert all(answer.passages[s.source - 1].document.doc_id == eo for s in answer.sentences)
+    assert any("Purpose" in p.heading or "Policy" in p.heading for p in answer.passages[:3])
+    monkeypatch.setattr("retrieval.asking.asks_about_document", lambda *args: False)
+    plain = shared_service.ask(question)
+    assert not any("Purpose" in p.heading or "Policy" in p.heading for p in plain.passages[:3])
+
+
+def test_a_question_of_only_a_documents_names_and_summary_words_is_about_the_document():
+    names = {"bletchley", "declar", "sb", "53"}
+    assert asks_about_document("summarize the bletchley declaration pls", names)
+    assert asks_about_document("whats SB 53?", names)
+    assert not asks_about_document("what does the bletchley declaration say about risks?", names)
