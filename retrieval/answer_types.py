@@ -49,8 +49,9 @@ _LIST_QUESTION = re.compile(
 # "Which article of the AI Act …?", "which code section …", "where in the AI Act does it say …"
 # (not "what does section 4 say"): the answer is the part of the text the quote lies in.
 _PART_QUESTION = re.compile(
-    r"\b(?:which|what)\s+(?:(?!(?:is|are|was|were|do|does|did)\s)[a-z]+\s+)?(?:article|section|annex|chapter|part|paragraph|provision|clause|"
-    r"subsection|appendix)s?\b|\bwhere in\b|\bin which (?:article|section|annex|part|chapter)\b",
+    r"\b(?:which|what)\s+(?:(?!(?:is|are|was|were|do|does|did)\s)[a-z]+\s+)?"
+    r"(?:article|section|annex|chapter|part|paragraph|provision|clause|subsection|appendix)s?\b"
+    r"|\bwhere in\b|\bin which (?:article|section|annex|part|chapter)\b",
     re.IGNORECASE,
 )
 # A heading that names a numbered part: "Article 53", "ANNEX III", "Sec. 4", "7.1. Strengthening …".

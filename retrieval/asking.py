@@ -39,16 +39,9 @@ def answer_question(
     if focus is not None and allowed is not None:
         focus = np.intersect1d(focus, allowed)
     cited, openings = snapshot.rows_under(form.cites, named)
-    about_document = False
-    if named and not form.cites and not asks_status(question):
-        document_terms = snapshot.names.name_terms(named) | {
-            t
-            for d in named
-            for t in terms(f"{snapshot.documents[d].title} {snapshot.documents[d].publisher}")
-        }
-        about_document = asks_about_document(form.topic, document_terms)
-        if about_document:  # "what is the NIST AI RMF?"
-            cited, openings = snapshot.overview_rows(named, params.overview_rows)
+    about_document = not form.cites and _about_document(snapshot, question, form.topic, named)
+    if about_document:
+        cited, openings = snapshot.overview_rows(named, params.overview_rows)
     if allowed is not None:
         cited = np.intersect1d(cited, allowed).tolist()
     candidates = candidate_rows(
@@ -70,6 +63,17 @@ def answer_question(
         missing=tuple(missing),
         min_support=min_support,
     )
+
+
+def _about_document(snapshot: Snapshot, question: str, topic: str, named: tuple[str, ...]):
+    """True for "what is the NIST AI RMF?": a question of nothing but the named documents' names
+    (short names, title, publisher) and words that ask for a summary, and not of their status."""
+    if not named or asks_status(question):
+        return False
+    documents = [snapshot.documents[d] for d in named]
+    names = snapshot.names.name_terms(named)
+    names |= {t for info in documents for t in terms(f"{info.title} {info.publisher}")}
+    return asks_about_document(topic, names)
 
 
 def allowed_rows(snapshot: Snapshot, filters: Filters) -> np.ndarray | None:
