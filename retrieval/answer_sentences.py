@@ -187,7 +187,7 @@ def part_first(
     quote = next((s for s in sentences if s.kind == "quote"), None)
     if quote is None:
         return sentences
-    part = snapshot.part_at(ranked[quote.source - 1], quote.start)
+    part = snapshot.parts.part_at(ranked[quote.source - 1], quote.start)
     if not part:
         return sentences
     named = AnswerSentence(part, quote.source, kind="part")

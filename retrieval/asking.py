@@ -34,14 +34,16 @@ def answer_question(
     missing = missing_names(
         question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)
     ) + missing_phrases(question, snapshot.spelling)
-    missing += [p for p in snapshot.absent_parts(form.cites, named) if p.split()[-1] not in missing]
+    missing += [
+        p for p in snapshot.parts.absent_parts(form.cites, named) if p.split()[-1] not in missing
+    ]
     focus = snapshot.rows_of(set(named)) if named else None
     if focus is not None and allowed is not None:
         focus = np.intersect1d(focus, allowed)
-    cited, openings = snapshot.rows_under(form.cites, named)
+    cited, openings = snapshot.parts.rows_under(form.cites, named)
     about_document = not form.cites and _about_document(snapshot, question, form.topic, named)
     if about_document:
-        cited, openings = snapshot.overview_rows(named, params.overview_rows)
+        cited, openings = snapshot.parts.overview_rows(named, params.overview_rows)
     if allowed is not None:
         cited = np.intersect1d(cited, allowed).tolist()
     candidates = candidate_rows(

@@ -7,26 +7,23 @@ so a question costs one embedding and some array lookups.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retrieval.lexical import LexicalIndex, terms
 from retrieval.names import COMMON_TITLE_WORD_SHARE, DocumentNames, TitleNames
-from retrieval.parts import Part, heading_parts, innermost_part, opened_sections
 from retrieval.sentences import cites_a_work, introduces_list, sentence_spans, starts_list_item
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import nearest
 
-# A section that says what its document is about.
-_OVERVIEW = re.compile(
-    r"\b(?:purpose|summary|overview|introduction|foreword|abstract|background|policy)\b", re.I
-)
-HEADING_LINE_WORDS = 12  # an opening line this short is the part's own title ("4.5. Reducing …")
+if TYPE_CHECKING:
+    from retrieval.part_index import PartIndex
+
 MIN_SENTENCE_WORDS = 3  # shorter spans ("(a)", "Article 5") are never chosen as an answer
 
 
@@ -196,7 +193,6 @@ class Snapshot:
     names: DocumentNames
     spelling: Spelling  # the corpus's words, for typos and for terms it lacks
     vocabulary: dict[str, int] = field(init=False)
-    _part_index: dict[str, dict] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.vocabulary = {term: i for i, term in enumerate(self.analysis.vocabulary)}
@@ -223,109 +219,12 @@ class Snapshot:
             return found[0] if found else np.empty(0, dtype=np.int64)
         return np.sort(np.concatenate(found))
 
-    def _parts_of(self, doc_id: str) -> dict[Part, tuple[int, list[int]]]:
-        """The document's parts -> where in its first row each opens, and the rows under it in
-        order. A code section that a paragraph opens ("22757.12. (a) …") goes on in the next
-        passages under the same heading until another one opens. Read on the first question
-        that cites a part of the document (10 µs a passage), then kept."""
-        if doc_id in self._part_index:
-            return self._part_index[doc_id]
-        index: dict[Part, tuple[int, list[int]]] = {}
-        carried: list[Part] = []
-        previous = None
-        for row in self.rows_of({doc_id}).tolist():
-            passage = self.passages[row]
-            if passage.heading != previous:
-                carried, previous = [], passage.heading
-            opened = opened_sections(passage.text)
-            under = {part: 0 for part in heading_parts(passage.heading) | set(carried)}
-            under.update(opened)
-            for part, offset in under.items():
-                index.setdefault(part, (offset, []))[1].append(row)
-            carried = [part for part, _ in opened[-1:]] or carried
-        self._part_index[doc_id] = index
-        return index
+    @cached_property
+    def parts(self) -> PartIndex:
+        """Where each document's numbered parts and overview sections lie."""
+        from retrieval.part_index import PartIndex  # it reads a Snapshot: imported once built
 
-    def _having(
-        self, parts: frozenset[Part], doc_ids: tuple[str, ...]
-    ) -> list[tuple[int, list[int]]]:
-        """Each of these parts in each of these documents that has it."""
-        return [
-            of[part] for d in doc_ids for of in [self._parts_of(d)] for part in parts if part in of
-        ]
-
-    def rows_under(
-        self, parts: frozenset[Part], doc_ids: tuple[str, ...]
-    ) -> tuple[list[int], dict[int, int]]:
-        """The rows under any of these parts, and where in its first row each part opens: in
-        these documents when they have such parts (a question citing "Article 5 of the AI
-        Act"), else in every document that has them."""
-        if not parts:
-            return [], {}
-        found = self._having(parts, doc_ids) or self._having(parts, tuple(self.documents))
-        openings = {rows[0]: offset for offset, rows in found}
-        return sorted({r for _, rows in found for r in rows}), openings
-
-    def overview_rows(
-        self, doc_ids: tuple[str, ...], first: int
-    ) -> tuple[list[int], dict[int, int]]:
-        """The passages that say what these documents are: the ``first`` that say more than
-        their labels, and the first of each section headed as an overview ("Section 1.
-        Purpose", "Executive Summary"), whose first sentences are openings."""
-        rows, openings = [], {}
-        for doc_id in doc_ids:
-            own = [r for r in self.rows_of({doc_id}).tolist() if self.analysis.informative[r]]
-            headed = [
-                r
-                for i, r in enumerate(own)
-                if _OVERVIEW.search(self.passages[r].heading.split(" › ")[-1])
-                and (i == 0 or self.passages[own[i - 1]].heading != self.passages[r].heading)
-            ]
-            rows += own[:first] + headed
-            openings.update({r: 0 for r in headed})
-        return sorted(set(rows)), openings
-
-    def part_at(self, row: int, offset: int) -> str:
-        """The numbered part that this position of a passage lies in: the last section opened
-        before it under the same heading, by its title line ("4.5. Reducing the Risks …") or its
-        number ("Section 22757.15"), else its heading's innermost part ("Article 85 › Right to
-        lodge a complaint …"), else ""."""
-        at, limit = row, offset
-        while at >= 0 and (self.passages[at].doc_id, self.passages[at].heading) == (
-            self.passages[row].doc_id,
-            self.passages[row].heading,
-        ):
-            text = self.passages[at].text
-            opened = [(part, start) for part, start in opened_sections(text) if start <= limit]
-            if opened and opened[-1][0] not in heading_parts(self.passages[row].heading):
-                (_, number), start = opened[-1]
-                line = text[start:].split("\n", 1)[0].strip().rstrip(".")
-                return line if len(line.split()) <= HEADING_LINE_WORDS else f"Section {number}"
-            if opened:
-                break
-            at, limit = at - 1, len(self.passages[at - 1].text) if at else 0
-        return innermost_part(self.passages[row].heading)
-
-    def absent_parts(self, parts: frozenset[Part], doc_ids: tuple[str, ...]) -> list[str]:
-        """The cited parts these documents (every document, when none is named) neither have
-        nor mention ("Annex XIV" of an act whose annexes stop at XIII): what the question asks
-        about is not in the corpus."""
-        if not parts:
-            return []
-        rows = self.rows_of(set(doc_ids)) if doc_ids else None
-        absent = []
-        for kind, label in sorted(parts):
-            if self._having(frozenset({(kind, label)}), doc_ids or tuple(self.documents)):
-                continue
-            if not terms(label):  # "Appendix A": a letter is no term, so no mention is seen
-                continue
-            ids = [t for t in self.term_ids(label) if t >= 0]
-            if ids and rows is not None:
-                positions, _ = gathered(self.analysis.passage_terms.offsets, rows)
-                ids = [t for t in ids if (self.analysis.passage_terms.ids[positions] == t).any()]
-            if not ids:
-                absent.append(f"{kind.capitalize()} {label.upper() if label.isalpha() else label}")
-        return absent
+        return PartIndex(self)
 
     def next_row(self, row: int) -> int | None:
         """The passage that follows ``row`` in its document (passages are stored in order)."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from retrieval.params import Params
+from retrieval.part_index import PartIndex
 from retrieval.parts import cited_parts, heading_parts, innermost_part, opened_sections
-from retrieval.snapshot import Snapshot
 from retrieval.types import Filters
 from tests.test_quality import WIDGETS, indexed
 
@@ -106,7 +106,7 @@ def test_a_part_the_named_document_lacks_means_no_answer(shared_service, monkeyp
     assert answer.abstained and "22757.19" in answer.reasons.decided_by
     answer = shared_service.ask("summarise section 4.9 of EO 14110")
     assert answer.abstained and answer.reasons.decided_by == "absent from the corpus: Section 4.9"
-    monkeypatch.setattr(Snapshot, "absent_parts", lambda self, parts, doc_ids: [])
+    monkeypatch.setattr(PartIndex, "absent_parts", lambda self, parts, doc_ids: [])
     assert not shared_service.ask("summarise section 4.9 of EO 14110").abstained
 
 
