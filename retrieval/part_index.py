@@ -77,22 +77,17 @@ class PartIndex:
         """The passages that say what these documents are: the ``first`` that say more than
         their labels, and the first of each section headed as an overview ("Section 1.
         Purpose", "Executive Summary"), whose first sentences are openings."""
+        snapshot = self._snapshot
         rows, openings = [], {}
         for doc_id in doc_ids:
             own = [
-                r
-                for r in self._snapshot.rows_of({doc_id}).tolist()
-                if self._snapshot.analysis.informative[r]
+                r for r in snapshot.rows_of({doc_id}).tolist() if snapshot.analysis.informative[r]
             ]
             headed = [
                 r
                 for i, r in enumerate(own)
-                if _OVERVIEW.search(self._snapshot.passages[r].heading.split(" › ")[-1])
-                and (
-                    i == 0
-                    or self._snapshot.passages[own[i - 1]].heading
-                    != self._snapshot.passages[r].heading
-                )
+                if _OVERVIEW.search(snapshot.passages[r].heading.split(" › ")[-1])
+                and (i == 0 or not snapshot.same_section(own[i - 1], r))
             ]
             rows += own[:first] + headed
             openings.update({r: 0 for r in headed})
@@ -103,24 +98,21 @@ class PartIndex:
         before it under the same heading, by its title line ("4.5. Reducing the Risks …") or its
         number ("Section 22757.15"), else its heading's innermost part ("Article 85 › Right to
         lodge a complaint …"), else ""."""
-        at, limit = row, offset
-        while at >= 0 and (
-            self._snapshot.passages[at].doc_id,
-            self._snapshot.passages[at].heading,
-        ) == (
-            self._snapshot.passages[row].doc_id,
-            self._snapshot.passages[row].heading,
-        ):
-            text = self._snapshot.passages[at].text
+        snapshot = self._snapshot
+        heading = snapshot.passages[row].heading
+        at, limit = row, offset  # in the passages before ``row``, all of the text counts
+        while at >= 0 and snapshot.same_section(at, row):
+            text = snapshot.passages[at].text
             opened = [(part, start) for part, start in opened_sections(text) if start <= limit]
-            if opened and opened[-1][0] not in heading_parts(self._snapshot.passages[row].heading):
+            if opened and opened[-1][0] not in heading_parts(heading):
                 (_, number), start = opened[-1]
                 line = text[start:].split("\n", 1)[0].strip().rstrip(".")
                 return line if len(line.split()) <= HEADING_LINE_WORDS else f"Section {number}"
             if opened:
                 break
-            at, limit = at - 1, len(self._snapshot.passages[at - 1].text) if at else 0
-        return innermost_part(self._snapshot.passages[row].heading)
+            at -= 1
+            limit = len(snapshot.passages[at].text) if at >= 0 else 0
+        return innermost_part(heading)
 
     def absent_parts(self, parts: frozenset[Part], doc_ids: tuple[str, ...]) -> list[str]:
         """The cited parts these documents (every document, when none is named) neither have
@@ -128,21 +120,21 @@ class PartIndex:
         about is not in the corpus."""
         if not parts:
             return []
-        rows = self._snapshot.rows_of(set(doc_ids)) if doc_ids else None
+        snapshot = self._snapshot
+        held = None  # the term ids of the named documents' passages, read once
+        if doc_ids:
+            terms_of = snapshot.analysis.passage_terms
+            positions, _ = gathered(terms_of.offsets, snapshot.rows_of(set(doc_ids)))
+            held = set(terms_of.ids[positions].tolist())
         absent = []
         for kind, label in sorted(parts):
-            if self._having(frozenset({(kind, label)}), doc_ids or tuple(self._snapshot.documents)):
+            if self._having(frozenset({(kind, label)}), doc_ids or tuple(snapshot.documents)):
                 continue
             if not terms(label):  # "Appendix A": a letter is no term, so no mention is seen
                 continue
-            ids = [t for t in self._snapshot.term_ids(label) if t >= 0]
-            if ids and rows is not None:
-                positions, _ = gathered(self._snapshot.analysis.passage_terms.offsets, rows)
-                ids = [
-                    t
-                    for t in ids
-                    if (self._snapshot.analysis.passage_terms.ids[positions] == t).any()
-                ]
+            ids = [t for t in snapshot.term_ids(label) if t >= 0]
+            if held is not None:
+                ids = [t for t in ids if t in held]
             if not ids:
                 absent.append(f"{kind.capitalize()} {label.upper() if label.isalpha() else label}")
         return absent

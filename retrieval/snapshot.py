@@ -256,13 +256,14 @@ class Snapshot:
         repeats what it is about. dev2: answer_hit@1 +2 questions on the tuning half and +1 on
         the confirming half; taking the next passage too gains nothing and loses one."""
         own = self.analysis.passage_terms.of(row)
-        previous = row - 1
-        if previous < 0 or (self.passages[previous].doc_id, self.passages[previous].heading) != (
-            self.passages[row].doc_id,
-            self.passages[row].heading,
-        ):
+        if row == 0 or not self.same_section(row - 1, row):
             return own
-        return own | self.analysis.passage_terms.of(previous)
+        return own | self.analysis.passage_terms.of(row - 1)
+
+    def same_section(self, row: int, other: int) -> bool:
+        """True when both passages are of one document and under one heading."""
+        first, second = self.passages[row], self.passages[other]
+        return (first.doc_id, first.heading) == (second.doc_id, second.heading)
 
     def term_ids(self, text: str) -> list[int]:
         """The vocabulary ids of the text's terms; -1 for a term no passage holds."""
