@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.errors import DocumentError
-from retrieval.lexical import words
+from retrieval.heading_lines import (
+    LIST_LINE,
+    MAX_HEADING_CHARS,
+    NUMBERED,
+    PLAIN_LEVEL,
+    heading_level,
+)
 from retrieval.sentences import introduces_list, page_break
 from retrieval.token_budget import (
     count_tokens,
@@ -21,21 +27,13 @@ from retrieval.token_budget import (
     within_budget,
 )
 
-# The chunks also follow token_budget.py and model_input.py: a change there that moves a chunk
-# needs a new version, as one here does.
+# The chunks also follow heading_lines.py, token_budget.py and model_input.py: a change there
+# that moves a chunk needs a new version, as one here does.
 CHUNKER_VERSION = "7"
 HEADING_SEPARATOR = " › "
 MAX_CHUNKS_PER_DOCUMENT = 2_000  # 2x the largest corpus document (EU AI Act, 954): embedding cost
-_MAX_HEADING_CHARS = 90
 _MAX_PATH_PARTS = 4
 
-_MARKDOWN_HEADING = re.compile(r"#{1,6}\s+\S")
-_LEVEL_1 = re.compile(r"(PART|Part|TITLE|Title|CHAPTER|Chapter)\s+[IVXLC\d]+\b")
-_LEVEL_2 = re.compile(r"(SECTION|Section)\s+[IVXLC\d]+\s*$")
-_LEVEL_3 = re.compile(
-    r"(Article|ARTICLE|Annex|ANNEX|Appendix|APPENDIX|Schedule|SCHEDULE)\s+[\dIVXLC]+[a-zA-Z]?\b"
-)
-_NUMBERED = re.compile(r"(\d+(?:\.\d+)*)\.?\s+[A-Z]")
 # "Sec. 4.8. Directing the Development of ... Memorandum. To develop ..." opens a section inline.
 _INLINE = re.compile(r"((?:Sec(?:tion)?\.?\s+)?(\d+(?:\.\d+)*)\.\s+([A-Z][^.\n]{2,100}?)\.)\s+\S")
 # A numbered paragraph opens with a sentence ("47. We will always respond firmly to …", "3. The
@@ -43,13 +41,6 @@ _INLINE = re.compile(r"((?:Sec(?:tion)?\.?\s+)?(\d+(?:\.\d+)*)\.\s+([A-Z][^.\n]{
 # Development of a National Security Memorandum"): this share of its longer words after the first.
 _TITLE_CASE_SHARE = 0.75
 _TITLE_WORD = re.compile(r"[A-Za-z][A-Za-z’'-]{3,}")
-_SENTENCE_INSIDE = re.compile(r"[A-Za-z)]{2}[.?!]\s+[A-Z]")
-# A wrapped PDF line of body text is this long; the corpus's numbered titles followed by text
-# on the next line are at most 58 characters, its wrapped numbered paragraphs 79-87.
-_FULL_LINE_CHARS = 75
-# A line that starts an item, not one that goes on ("– including future AI Safety Summits –").
-_LIST_LINE = re.compile(r"(?:\d+(?:\.\d+)*\.?\s|[•*·(]|[-–]\s*[A-Z])")
-_PLAIN_LEVEL = 9
 _TOO_SMALL = 1 / 3  # a chunk under this share of the budget takes sentences from the next one
 
 
@@ -61,48 +52,6 @@ class Chunk:
     end: int
     heading: str
     tokens: int
-
-
-def _heading_level(line: str, single_line_block: bool, continued: bool = False) -> int | None:
-    """The level of a heading line, or None when the line is body text. ``continued``: the
-    next line of its paragraph goes on with text (not a numbered line or a list item)."""
-    if len(line) > 100:
-        return None
-    if _MARKDOWN_HEADING.match(line):
-        return len(line) - len(line.lstrip("#"))
-    if _LEVEL_1.match(line):
-        return 1
-    if _LEVEL_2.match(line):
-        return 2
-    if _LEVEL_3.match(line) and not line.rstrip().endswith((".", ";", ",")):
-        return 3
-    numbered = _NUMBERED.match(line)
-    if (
-        numbered
-        and len(line) <= _MAX_HEADING_CHARS
-        and not line.endswith((".", ";", ",", ":"))
-        and not _wrapped_paragraph(line, continued)
-    ):
-        return 3 + numbered.group(1).count(".")
-    if (
-        single_line_block
-        and len(line) <= 80
-        and line[:1].isupper()
-        and not line.endswith((".", ";", ",", ":", "?", "!"))
-        and sum(ch.isalpha() for ch in line) >= 3
-    ):
-        return _PLAIN_LEVEL
-    return None
-
-
-def _wrapped_paragraph(line: str, continued: bool) -> bool:
-    """True for the first line of a numbered paragraph that a PDF wrapped: it holds a sentence
-    end with more after it ("5. The pace … continues to accelerate. In the run up …"), it
-    stops on a word that no title ends with ("… in scope of the regulatory framework for"), or
-    it is a full line that the next one goes on from (a title that long is a question)."""
-    last = line.split()[-1]
-    full = continued and len(line) >= _FULL_LINE_CHARS and not line.endswith("?")
-    return full or bool(_SENTENCE_INSIDE.search(line)) or not words(last)
 
 
 def _blocks(text: str) -> list[tuple[int, int, int | None]]:
@@ -117,11 +66,11 @@ def _blocks(text: str) -> list[tuple[int, int, int | None]]:
         for k, (start, end) in enumerate(lines):
             line = text[start:end].rstrip()
             following = text[lines[k + 1][0] : lines[k + 1][1]] if k + 1 < len(lines) else ""
-            continued = bool(following) and not _LIST_LINE.match(following)
-            level = _heading_level(line, single_line_block=len(lines) == 1, continued=continued)
+            continued = bool(following) and not LIST_LINE.match(following)
+            level = heading_level(line, single_line_block=len(lines) == 1, continued=continued)
             # "These objectives are:" then "1. Anticipate …", "2. Establish …": the numbered
             # lines after a list introduction in one paragraph are its items, not headings.
-            if in_list and level is not None and _NUMBERED.match(line):
+            if in_list and level is not None and NUMBERED.match(line):
                 level = None
             in_list = in_list or (level is None and line.endswith(":"))
             if level is not None:
@@ -156,7 +105,7 @@ def _demote_guessed_runs(
     blocks: list[tuple[int, int, int | None]],
 ) -> list[tuple[int, int, int | None]]:
     """Short lines in a row (a signature block, a list of names) are content, not headings."""
-    guessed = [level == _PLAIN_LEVEL for _, _, level in blocks]
+    guessed = [level == PLAIN_LEVEL for _, _, level in blocks]
     return [
         (start, end, None)
         if guessed[i] and ((i > 0 and guessed[i - 1]) or (i + 1 < len(blocks) and guessed[i + 1]))
@@ -166,7 +115,7 @@ def _demote_guessed_runs(
 
 
 def _heading_label(line: str) -> str:
-    return line.lstrip("#").strip()[:_MAX_HEADING_CHARS]
+    return line.lstrip("#").strip()[:MAX_HEADING_CHARS]
 
 
 class _Path:
@@ -231,14 +180,14 @@ def chunk_text(
         if level is not None:
             flush()
             label = _heading_label(text[start:end])
-            numbered = _NUMBERED.match(label)
+            numbered = NUMBERED.match(label)
             path.push(level, label, numbered.group(1) if numbered else "")
             continue
         inline = inlines[i]
         if inline:
             flush()
             number = inline.group(2)
-            label = inline.group(1).rstrip(".")[:_MAX_HEADING_CHARS]
+            label = inline.group(1).rstrip(".")[:MAX_HEADING_CHARS]
             path.push(3 + number.count("."), label, number)
         if pending and fits(pending[0][0], end):
             # The body paragraphs that follow join too while they fit: found by galloping, as
