@@ -91,13 +91,14 @@ def test_a_cited_article_is_quoted_from_its_own_text(tmp_path, real_embedder, mo
 def test_a_code_section_is_quoted_from_where_its_paragraph_opens(shared_service, monkeypatch):
     question = "what does section 22757.12 of SB53 require?"
     answer = shared_service.ask(question)
-    first = answer.passages[0]
-    assert first.document.doc_id == SB53
-    assert answer.sentences[0].text.startswith("(a) A large frontier developer shall write")
-    start, _ = first.highlights[0]
-    assert start >= first.text.index("22757.12. (a)")
+    quote = answer.sentences[0]
+    source = answer.passages[quote.source - 1]
+    assert source.document.doc_id == SB53
+    assert quote.text.startswith("(a) A large frontier developer shall write")
+    assert quote.start >= source.text.index("22757.12. (a)")
     monkeypatch.setattr(shared_service, "params", replace(Params(), cited_weight=0.0))
-    assert "22757.12. (a)" not in shared_service.ask(question).passages[0].text  # cites it
+    answer = shared_service.ask(question)  # quotes the text that cites it
+    assert "22757.12. (a)" not in answer.passages[answer.sentences[0].source - 1].text
 
 
 def test_a_part_the_named_document_lacks_means_no_answer(shared_service, monkeypatch):
