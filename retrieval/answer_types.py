@@ -27,6 +27,21 @@ _DATE = re.compile(
     r"|\b\d+\s+(?:calendar\s+|working\s+)?(?:days?|weeks?|months?|years?|hours?)\b"
 )
 
+# "How many days …", "how much compute …", "what percentage …": a number answers (a money
+# question too, which abstention.py also checks for an amount of money).
+_QUANTITY_QUESTION = re.compile(
+    r"\bhow (?:many|much)\b|\bwhat (?:percentage|percent|share|proportion|fraction|number)\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty"
+    r"|fifty|hundred|thousand|million|billion|trillion"
+)
+# A figure, a number word, a currency or percent sign; not a list marker ("(2)", "(ii)").
+_QUANTITY = re.compile(
+    rf"(?<![(\w.§])\d[\d,]*(?:\.\d+)?(?![)\w.]\w)|\b(?:{_NUMBER_WORDS})\b|[$£€%]", re.IGNORECASE
+)
+
 # "How does the AI RMF define risk?", "What is the definition of X in …?", "What does X mean?"
 _DEFINITION_QUESTION = re.compile(
     r"\bdefines?\s+(?P<a>.+?)\s*(?:\?|$)"
@@ -114,7 +129,8 @@ class QuestionForm:
 
 def question_form(question: str) -> QuestionForm:
     """Read the answer's form from the question: a numbered part for "which article", a date
-    for "when", the term's definition for "how does X define Y", a list for "what are the …"."""
+    for "when", a number for "how many", the term's definition for "how does X define Y", a
+    list for "what are the …"."""
     wants_list = bool(_LIST_QUESTION.search(question))
     form = _shaped_form(question, wants_list)
     return replace(
@@ -126,6 +142,8 @@ def _shaped_form(question: str, wants_list: bool) -> QuestionForm:
     when = _WHEN.search(question)
     if when:
         return QuestionForm(_DATE, question, wants_list)
+    if _QUANTITY_QUESTION.search(question):
+        return QuestionForm(_QUANTITY, question, wants_list)
     definition = _DEFINITION_QUESTION.search(question)
     if definition is None:
         return QuestionForm(None, question, wants_list)

@@ -37,6 +37,16 @@ from retrieval.service import Service
             "(1) ‘AI system’ means a machine-based system.",
             "An AI system is placed on the market.",
         ),
+        (
+            "how many joint testing exercises did the AISIs commit to?",
+            "Perform at least one joint testing exercise on a publicly accessible model.",
+            "(2) The Institutes will share testing approaches.",
+        ),
+        (
+            "What percentage of the budget goes to research?",
+            "A 10% share is set aside, or $5 in every $50.",
+            "The budget is set out in section (b) of the order.",
+        ),
     ],
 )
 def test_answer_shape_matches_the_answer_and_not_a_near_miss(question, answer, other):
