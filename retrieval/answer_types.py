@@ -42,12 +42,15 @@ _QUANTITY = re.compile(
     rf"(?<![(\w.§])\d[\d,]*(?:\.\d+)?(?![)\w.]\w)|\b(?:{_NUMBER_WORDS})\b|[$£€%]", re.IGNORECASE
 )
 
-# "How does the AI RMF define risk?", "What is the definition of X in …?", "What does X mean?"
+# "How does the AI RMF define risk?", "What is the definition of X in …?", "What does X mean?",
+# "what did the UK mean by 'frontier AI'?"
 _DEFINITION_QUESTION = re.compile(
     r"\bdefines?\s+(?P<a>.+?)\s*(?:\?|$)"
     r"|\bdefinition of\s+(?P<b>.+?)\s*(?:\?|$|\s(?:in|under|according|by)\s)"
     r"|\bhow (?:is|are)\s+(?P<c>.+?)\s+defined\b"
     r"|\bwhat (?:does|do)\s+(?P<d>.+?)\s+mean\b"
+    r"|\bmean(?:s|t)? by\s+(?:['‘“\"](?P<f>[^'’”\"]+)['’”\"]"
+    r"|(?P<g>.+?)\s*(?:\?|$|\s(?:in|under|when|for|at|during)\s))"
     r"|\b(?:what is meant by|meaning of)\s+(?P<e>.+?)\s*(?:\?|$|\s(?:in|under)\s)",
     re.IGNORECASE,
 )
@@ -154,7 +157,9 @@ def _shaped_form(question: str, wants_list: bool) -> QuestionForm:
         return QuestionForm(_ANY_DEFINITION, topic, wants_list)
     # "deepfake" is defined as "‘deep fake’ means …": a space or hyphen may split the term.
     spelled = r"[\s-]?".join(re.escape(part) for part in term.replace(" ", ""))
-    return QuestionForm(re.compile(spelled + _DEFINES, re.IGNORECASE), topic, wants_list)
+    # "X means …", "we defined X as …", a glossary's "X: …".
+    defining = rf"{spelled}{_DEFINES}|\bdefined\s+\W?{spelled}\W?\s+as\b|^\W{{0,3}}{spelled}\s*:\s"
+    return QuestionForm(re.compile(defining, re.IGNORECASE), topic, wants_list)
 
 
 def _without(question: str, start: int, end: int, keep: str = "") -> str:

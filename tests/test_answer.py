@@ -38,6 +38,16 @@ from retrieval.service import Service
             "An AI system is placed on the market.",
         ),
         (
+            "what did the UK mean by 'frontier AI' at the summit?",
+            "For the Summit, the UK defined “frontier AI” as highly capable models.",
+            "Frontier AI is a fast-moving field.",
+        ),
+        (
+            "What is meant by foundation model?",
+            "Foundation model: a model trained on broad data at scale.",
+            "A foundation model: the term is used widely.",
+        ),
+        (
             "how many joint testing exercises did the AISIs commit to?",
             "Perform at least one joint testing exercise on a publicly accessible model.",
             "(2) The Institutes will share testing approaches.",
