@@ -3,12 +3,14 @@ list's items, and a named document's status put first."""
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 import numpy as np
 
 from retrieval.lexical import terms
 from retrieval.params import Params
+from retrieval.sentences import marker_kind
 from retrieval.snapshot import Snapshot, gathered
 from retrieval.types import AnswerSentence
 
@@ -164,19 +166,47 @@ def list_items(
     best_in_row: dict[int, ScoredSentence],
     snapshot: Snapshot,
     params: Params,
+    shape: re.Pattern[str] | None = None,
 ) -> list[ScoredSentence]:
-    """The opening sentences of the items of the list the best passage announces."""
-    if not continuation:
+    """The items of the list the best passage's best sentence announces ("… including any use
+    in:"), from it and the passages that carry it on. Items that follow one another are quoted
+    as one ("(A) sentencing; (B) parole, …"), up to ``params.list_quote_chars``, so that a long
+    list fits the answer's few quotes; an item that goes on in prose ends its quote. The
+    announcing sentence leads them when it holds the ``shape`` asked for ("“Catastrophic risk”
+    means … any of the following:"). Empty when it announces no list."""
+    intro = best_in_row.get(top)
+    if intro is None or not intro.opens_list:
         return []
-    intro = best_in_row[top]
-    table = snapshot.analysis.sentences
-    items = [
-        ScoredSentence(row, int(table.start[i]), int(table.end[i]), intro.score, opens_list=False)
-        for row in (top, *continuation)
-        for i in table.of(row)
-        if table.item[i] and (row != top or table.start[i] >= intro.end)
-    ]
+    announcing = snapshot.passages[top].text[intro.start : intro.end]
+    runs = _item_runs(top, continuation, intro.end, marker_kind(announcing), snapshot, params)
+    items = [ScoredSentence(row, start, end, intro.score, False) for row, start, end in runs]
+    if items and shape and shape.search(announcing):
+        items.insert(0, intro)
     return items[: params.max_answer_sentences]
+
+
+def _item_runs(top, continuation, after: int, own_kind, snapshot: Snapshot, params: Params):
+    """[row, start, end] of each run of list items after offset ``after`` of ``top``. The list
+    ends at the next item of the announcing sentence's own marker kind ("(ii)" after "(i) …
+    including any use in:"), its sibling."""
+    table = snapshot.analysis.sentences
+    runs: list[list[int]] = []
+    for row in (top, *continuation):
+        text, joinable = snapshot.passages[row].text, False
+        for i in table.of(row):
+            start, end = int(table.start[i]), int(table.end[i])
+            if row == top and start < after:
+                continue
+            if table.item[i] and own_kind and marker_kind(text[start:end]) == own_kind:
+                return runs
+            if not table.item[i]:
+                joinable = False
+            elif joinable and end - runs[-1][1] <= params.list_quote_chars:
+                runs[-1][2] = end
+            else:
+                runs.append([row, start, end])
+                joinable = True
+    return runs
 
 
 def part_first(

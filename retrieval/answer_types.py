@@ -59,9 +59,6 @@ _ANY_DEFINITION = re.compile(
     r"\bmeans\b(?!\s+of\b)|\brefers? to\b|\b(?:is|are) defined\b|\bdefined as\b|\bshall mean\b",
     re.IGNORECASE,
 )
-_LIST_QUESTION = re.compile(
-    r"^\s*(?:what|which)\s+(?:are|were)\s|\blist\b|\bname\s+(?:the|all)\b", re.IGNORECASE
-)
 
 
 # "Which article of the AI Act …?", "which code section …", "where in the AI Act does it say …"
@@ -125,41 +122,38 @@ class QuestionForm:
     topic: (
         str  # the question without words that only ask for a form ("define": answers say "means")
     )
-    wants_list: bool  # "What are the three objectives …?": the items answer it, not their intro
     wants_part: bool = False  # "Which article …?": a passage under a numbered heading answers
     cites: frozenset[Part] = frozenset()  # "What does Article 5 say?": the passages under it
 
 
 def question_form(question: str) -> QuestionForm:
     """Read the answer's form from the question: a numbered part for "which article", a date
-    for "when", a number for "how many", the term's definition for "how does X define Y", a
-    list for "what are the …"."""
-    wants_list = bool(_LIST_QUESTION.search(question))
-    form = _shaped_form(question, wants_list)
+    for "when", a number for "how many", the term's definition for "how does X define Y"."""
+    form = _shaped_form(question)
     return replace(
         form, wants_part=bool(_PART_QUESTION.search(question)), cites=cited_parts(question)
     )
 
 
-def _shaped_form(question: str, wants_list: bool) -> QuestionForm:
+def _shaped_form(question: str) -> QuestionForm:
     when = _WHEN.search(question)
     if when:
-        return QuestionForm(_DATE, question, wants_list)
+        return QuestionForm(_DATE, question)
     if _QUANTITY_QUESTION.search(question):
-        return QuestionForm(_QUANTITY, question, wants_list)
+        return QuestionForm(_QUANTITY, question)
     definition = _DEFINITION_QUESTION.search(question)
     if definition is None:
-        return QuestionForm(None, question, wants_list)
+        return QuestionForm(None, question)
     phrase = next(group for group in definition.groups() if group)
     topic = _without(question, definition.start(), definition.end(), keep=phrase)
     term = _bare_term(phrase)
     if not term:
-        return QuestionForm(_ANY_DEFINITION, topic, wants_list)
+        return QuestionForm(_ANY_DEFINITION, topic)
     # "deepfake" is defined as "‘deep fake’ means …": a space or hyphen may split the term.
     spelled = r"[\s-]?".join(re.escape(part) for part in term.replace(" ", ""))
     # "X means …", "we defined X as …", a glossary's "X: …".
     defining = rf"{spelled}{_DEFINES}|\bdefined\s+\W?{spelled}\W?\s+as\b|^\W{{0,3}}{spelled}\s*:\s"
-    return QuestionForm(re.compile(defining, re.IGNORECASE), topic, wants_list)
+    return QuestionForm(re.compile(defining, re.IGNORECASE), topic)
 
 
 def _without(question: str, start: int, end: int, keep: str = "") -> str:

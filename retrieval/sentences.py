@@ -19,7 +19,10 @@ _INITIALISM = re.compile(r"(?:[a-z]\.)*[a-z]")
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
 # A line break is a boundary when the next line starts a list item or the line ended a clause.
 _LINE_BREAK = re.compile(r"\n+")
-_LIST_START = re.compile(r"\s*(?:[•\-*–·▪●◦]|\(?[a-z0-9]{1,4}\)|\d+(?:\.\d+)*\.?\s)")
+# A list item's marker: a bullet, "(a)", "iv)", "(12)", "(A)", "(IV)", "3.", "4.2 ".
+_LIST_START = re.compile(
+    r"\s*(?:([•\-*–·▪●◦])|\(?([a-z0-9]{1,4}|[A-Z]|[IVX]{1,4})\)|(\d+)(?:\.\d+)*\.?\s)"
+)
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
@@ -78,6 +81,23 @@ def introduces_list(sentence: str) -> bool:
     """True for a sentence that announces what follows ("… shall be prohibited:")."""
     sentence = sentence.rstrip()
     return sentence.endswith(":") or "the following" in sentence.lower()
+
+
+def marker_kind(sentence: str) -> str | None:
+    """The kind of list marker a sentence opens with ("(ii)": "roman", "(B)": "upper", "3.":
+    "number", "•": "bullet"), or None: an item of its list's kind is a sibling, one of another
+    kind a sub-item."""
+    match = _LIST_START.match(sentence)
+    if not match:
+        return None
+    bullet, label, number = match.groups()
+    if bullet or number:
+        return "bullet" if bullet else "number"
+    if label.isdigit():
+        return "number"
+    if re.fullmatch(r"[ivx]+|[IVX]{2,}", label):
+        return "roman"
+    return "upper" if label.isupper() else "lower"
 
 
 def starts_list_item(sentence: str) -> bool:

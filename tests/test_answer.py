@@ -6,10 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from retrieval import answer as answering
 from retrieval.answer import _diversify
 from retrieval.answer_types import asks_status, names_a_part, question_form
 from retrieval.config import Settings
 from retrieval.params import Params
+from retrieval.sentences import marker_kind, starts_list_item
 from retrieval.service import Service
 
 
@@ -71,19 +73,6 @@ def test_answer_shape_matches_the_answer_and_not_a_near_miss(question, answer, o
 )
 def test_questions_without_an_answer_shape(question):
     assert question_form(question).shape is None
-
-
-@pytest.mark.parametrize(
-    ("question", "is_list"),
-    [
-        ("What are the three objectives of the memorandum?", True),
-        ("List the prohibited practices", True),
-        ("What is the deadline?", False),
-        ("Who are the signatories?", False),
-    ],
-)
-def test_list_questions(question, is_list):
-    assert question_form(question).wants_list is is_list
 
 
 @pytest.mark.parametrize(
@@ -189,12 +178,48 @@ human-centric, trustworthy and responsible.
 """
 
 
+ORDER = """---
+title: "Executive Order on Example Justice Technology"
+publisher: "Example Government"
+jurisdiction: "US"
+date: 2024-05-03
+url: "https://example.org/order"
+---
+
+# Sec. 7. Criminal Justice
+
+(b) The Attorney General shall, in consultation with the Director:
+
+(i) within 365 days of the date of this order, submit to the President a report that
+addresses the use of AI in the criminal justice system, including any use in:
+
+(A) sentencing;
+
+(B) parole, supervised release, and probation;
+
+(C) bail and pretrial detention;
+
+(ii) within 180 days of the date of this order, review the training of federal prosecutors
+on civil rights and publish the results.
+
+# Sec. 8. Definitions
+
+(a) “Covered incident” means an event involving an AI system that results in any of the
+following:
+
+(1) unauthorized access to the model weights;
+
+(2) harm to a person caused by the system's output.
+"""
+
+
 @pytest.fixture
 def real_service(tmp_path, real_embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "example-charter.md").write_text(CHARTER, encoding="utf-8")
     (corpus / "example-declaration.md").write_text(DECLARATION, encoding="utf-8")
+    (corpus / "example-order.md").write_text(ORDER, encoding="utf-8")
     settings = Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus], chunk_tokens=60)
     service = Service(settings, embedder=real_embedder)
     service.ensure_index()
@@ -212,6 +237,43 @@ def test_a_list_is_shown_whole_after_the_passage_that_introduces_it(real_service
     items = [s.text for s in answer.sentences]
     assert [item[:10] for item in items] == ["(a) First,", "(b) Second", "(c) Third,"]
     assert [s.source for s in answer.sentences] == [1, 2, 3]
+
+
+def test_the_items_a_best_sentence_announces_are_quoted_as_one_run(real_service, monkeypatch):
+    question = "which criminal justice uses of AI did the attorney general have to report on?"
+    answer = real_service.ask(question)  # the list goes on in the next passage
+    assert [(s.source, s.text) for s in answer.sentences] == [
+        (1, "(A) sentencing;"),
+        (2, "(B) parole, supervised release, and probation; (C) bail and pretrial detention;"),
+    ]  # one quote a passage, and "(ii)", the announcing item's sibling, ends the list
+    run = answer.sentences[1]
+    assert answer.passages[1].text[run.start : run.end].startswith("(B) parole, supervised")
+    monkeypatch.setattr(answering, "list_items", lambda *args: [])
+    assert "including any use in:" in real_service.ask(question).sentences[0].text
+
+
+def test_a_defining_sentence_that_announces_a_list_leads_its_items(real_service):
+    answer = real_service.ask("How does the order define a covered incident?")
+    intro, items = answer.sentences[:2]
+    assert intro.text.startswith("(a) “Covered incident” means")
+    assert items.text.startswith("(1) unauthorized access") and "(2) harm" in items.text
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind"),
+    [
+        ("(A) sentencing;", "upper"),
+        ("(ii) within 180 days", "roman"),
+        ("(b) Second, the Office", "lower"),
+        ("3. Scope", "number"),
+        ("• General public", "bullet"),
+        ("(AI) systems are", None),
+        ("The Office shall", None),
+    ],
+)
+def test_list_markers_and_their_kinds(sentence, kind):
+    assert marker_kind(sentence) == kind
+    assert starts_list_item(sentence) is (kind is not None)
 
 
 def test_a_passage_that_only_repeats_the_title_is_never_shown(real_service):
