@@ -14,7 +14,7 @@ import re
 _LINK = re.compile(r"!?\[([^\]\n]{1,300})\]\((?:[^()\s]|\([^()\s]*\))+\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
-_LIST_MARKER = re.compile(r"\A\s*(?:[-*•▪●◦]|#{1,6})\s+")
+_LIST_MARKER = re.compile(r"\A\s*(?:[-*•▪●◦➢►▶>]|#{1,6})\s+")
 _MARKUP = re.compile(r"[\[*_\\]")  # a character that a link, emphasis or escape needs
 
 

@@ -19,9 +19,10 @@ _INITIALISM = re.compile(r"(?:[a-z]\.)*[a-z]")
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
 # A line break is a boundary when the next line starts a list item or the line ended a clause.
 _LINE_BREAK = re.compile(r"\n+")
-# A list item's marker: a bullet, "(a)", "iv)", "(12)", "(A)", "(IV)", "3.", "4.2 ".
+# A list item's marker: a bullet (an arrow bullet "➢" converts to Markdown's ">"), "(a)",
+# "iv)", "(12)", "(A)", "(IV)", "3.", "4.2 ".
 _LIST_START = re.compile(
-    r"\s*(?:([•\-*–·▪●◦])|\(?([a-z0-9]{1,4}|[A-Z]|[IVX]{1,4})\)|(\d+)(?:\.\d+)*\.?\s)"
+    r"\s*(?:([•\-*–·▪●◦➢►▶>])|\(?([a-z0-9]{1,4}|[A-Z]|[IVX]{1,4})\)|(\d+)(?:\.\d+)*\.?\s)"
 )
 
 
@@ -112,6 +113,16 @@ _REFERENCE = re.compile(
     r"|\bet al\.,?\s*\(?(?:[A-Z][a-z]+\.?\s+)?(?:19|20)\d\d"
     r"|^\d{1,3}\s+[A-Z][^.]{5,200},\s*(?:19|20)\d\d\.?$"
 )
+
+
+# Dot leaders: a table of contents ("KEY CHALLENGES ......... 5"); prose elides with three.
+_DOT_LEADERS = re.compile(r"(?:\.\s?){5,}|…{2,}")
+
+
+def lists_contents(sentence: str) -> bool:
+    """True for table-of-contents entries: their titles match a question about the part they
+    list better than the part's own text does, and they answer nothing."""
+    return bool(_DOT_LEADERS.search(sentence))
 
 
 def cites_a_work(sentence: str) -> bool:

@@ -16,7 +16,13 @@ import numpy as np
 
 from retrieval.lexical import LexicalIndex, terms
 from retrieval.names import COMMON_TITLE_WORD_SHARE, DocumentNames, TitleNames
-from retrieval.sentences import cites_a_work, introduces_list, sentence_spans, starts_list_item
+from retrieval.sentences import (
+    cites_a_work,
+    introduces_list,
+    lists_contents,
+    sentence_spans,
+    starts_list_item,
+)
 from retrieval.spelling import Spelling
 from retrieval.types import DocumentInfo
 from retrieval.vectors import nearest
@@ -85,7 +91,8 @@ class SentenceTable:
 
     Passage r's sentences are ``first[r]:first[r + 1]``; offsets are into the passage text.
     A scored sentence (at least ``MIN_SENTENCE_WORDS`` words, more than its title and heading say
-    ("Policy and Principles.", a title line), and no citation of a publication) is one the answer
+    ("Policy and Principles.", a title line), no citation of a publication and no contents entry)
+    is one the answer
     can choose.
     """
 
@@ -158,6 +165,7 @@ def analyse(passages: Sequence[StoredPassage], titles: dict[str, str]) -> Analys
                 len(text.split()) >= MIN_SENTENCE_WORDS
                 and not set(terms(text)) <= labels
                 and not cites_a_work(text)
+                and not lists_contents(text)
             )
             opens.append(introduces_list(text))
             items.append(starts_list_item(text))

@@ -267,6 +267,7 @@ def test_a_defining_sentence_that_announces_a_list_leads_its_items(real_service)
         ("(b) Second, the Office", "lower"),
         ("3. Scope", "number"),
         ("• General public", "bullet"),
+        ("> Offensive cyber capabilities", "bullet"),
         ("(AI) systems are", None),
         ("The Office shall", None),
     ],

@@ -15,7 +15,7 @@ from retrieval.chunking import chunk_text
 from retrieval.documents import load_path
 from retrieval.errors import DocumentError
 from retrieval.model_input import embedding_text, fit_to_model
-from retrieval.sentences import cites_a_work, sentence_spans
+from retrieval.sentences import cites_a_work, lists_contents, sentence_spans
 from retrieval.token_budget import count_tokens
 from tests.conftest import SHARED_CORPUS, needs_shared
 
@@ -85,6 +85,20 @@ def test_a_citation_goes_on_after_dotted_initials(text):
 )
 def test_a_citation_of_a_publication_is_told_from_text(sentence, cites):
     assert cites_a_work(sentence) is cites
+
+
+@pytest.mark.parametrize(
+    "sentence, contents",
+    [
+        ("KEY CHALLENGES IN MAPPING AND MEASURING MISUSE RISKS .................. 5", True),
+        ("18 Appendix B. Example Safeguards . . . . . . . 21", True),
+        ("Introduction…………… 3", True),
+        ("The report is due... and the rest follows.", False),
+        ("Appendix B: How AI Risks Differ from Traditional Software Risks 38", False),
+    ],
+)
+def test_a_table_of_contents_entry_is_told_from_text(sentence, contents):
+    assert lists_contents(sentence) is contents
 
 
 def test_every_word_of_the_body_is_in_some_chunk():

@@ -15,6 +15,7 @@ PIECES = st.one_of(
     st.just("\n"),
     st.just("\\*"),
     st.just("- "),
+    st.just("> "),
 )
 
 
@@ -35,6 +36,12 @@ def test_markdown_and_line_breaks_read_as_text():
     )
     assert readable(raw) == (
         "Today OMB is issuing OMB’s first government-wide policy to mitigate risks of AI (and more)."
+    )
+
+
+def test_an_arrow_bullet_converted_to_a_quote_marker_is_not_shown():
+    assert readable(">  Risks from models of making copies of themselves.") == (
+        "Risks from models of making copies of themselves."
     )
 
 
