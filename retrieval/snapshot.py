@@ -92,8 +92,7 @@ class SentenceTable:
     Passage r's sentences are ``first[r]:first[r + 1]``; offsets are into the passage text.
     A scored sentence (at least ``MIN_SENTENCE_WORDS`` words, more than its title and heading say
     ("Policy and Principles.", a title line), no citation of a publication and no contents entry)
-    is one the answer
-    can choose.
+    is one the answer can choose.
     """
 
     first: np.ndarray
