@@ -200,14 +200,22 @@ def _abbreviates(token: str, spelling: Spelling) -> bool:
     return any(len(w) > len(token) and pattern.match(w) for w in spelling.words)
 
 
+# A number with a magnitude's letter: "200M", "1.5bn", "10k".
+_AMOUNT = re.compile(r"(\d+)(?:[.,]\d+)?(?:k|m|mn|b|bn|t|tn)")
+
+
 def _known(token: str, spelling: Spelling, initials: frozenset[str], name_words: frozenset[str]):
     """True when the corpus holds ``token`` as a word, an initialism, a part of a document's
-    name, a typo of a word it holds, or (a code like "FY2025") as letters and digits it holds."""
+    name, a typo of a word it holds, an amount ("200M") whose number it holds, or (a code like
+    "FY2025") as letters and digits it holds."""
     lower = token.lower().replace("’", "'").strip("'\".,;:!?()")
     forms = {lower, lower.removesuffix("'s"), lower.removesuffix("s")}
     if not lower or not words(lower):
         return True
     if any(f in spelling.known or f in initials or f in name_words for f in forms):
+        return True
+    amount = _AMOUNT.fullmatch(lower)  # "200m" is the corpus's "200 million"
+    if amount and amount.group(1) in spelling.known:
         return True
     pieces = re.findall(r"[a-z]+|\d+", lower)
     if len(pieces) > 1 and all(

@@ -13,7 +13,7 @@ from retrieval.names import TitleNames, initialisms
 from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
-from retrieval.spelling import Spelling, missing_phrases
+from retrieval.spelling import Spelling, missing_names, missing_phrases
 from tests.conftest import REPO, SHARED_CORPUS, SHARED_SUBSET, cut, needs_shared
 
 
@@ -164,6 +164,16 @@ def test_names_are_pairs_of_capitalised_words_held_apart():
         "Liability Directive"
     ]
     assert missing_phrases("what do the Colorado Rules say?", spelling) == []
+
+
+def test_an_amount_written_short_is_known_when_its_number_is():
+    spelling = Spelling({"200", "million", "foundations", "philanthropy"})
+    none = frozenset()
+    assert missing_names("which foundations put up the $200M?", spelling, none, none) == []
+    assert missing_names("who put up the $350M or the 2bn?", spelling, none, none) == [
+        "350M",
+        "2bn",
+    ]
 
 
 def test_a_question_for_an_amount_of_money_no_leading_passage_states_means_no_answer(
