@@ -42,6 +42,17 @@ _QUANTITY = re.compile(
     rf"(?<![(\w.§])\d[\d,]*(?:\.\d+)?(?![)\w.]\w)|\b(?:{_NUMBER_WORDS})\b|[$£€%]", re.IGNORECASE
 )
 
+# "Where do I send comments …", "where could people comment …": an address answers.
+_WHERE_TO_QUESTION = re.compile(
+    r"\bwhere\b(?=[^?]*\b(?:send|submit|comment|apply|report|file|register|contact|download|read)"
+    r"\w*)",
+    re.IGNORECASE,
+)
+# An email address, or a web address ("ai.gov/input", "www.nist.gov").
+_ADDRESS = re.compile(
+    r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b(?:https?://)?(?:[\w-]+\.)+(?:gov|org|com|net|eu|int|uk|edu)\b"
+)
+
 # "How does the AI RMF define risk?", "What is the definition of X in …?", "What does X mean?",
 # "what did the UK mean by 'frontier AI'?"
 _DEFINITION_QUESTION = re.compile(
@@ -128,7 +139,8 @@ class QuestionForm:
 
 def question_form(question: str) -> QuestionForm:
     """Read the answer's form from the question: a numbered part for "which article", a date
-    for "when", a number for "how many", the term's definition for "how does X define Y"."""
+    for "when", a number for "how many", an address for "where do I send …", the term's
+    definition for "how does X define Y"."""
     form = _shaped_form(question)
     return replace(
         form, wants_part=bool(_PART_QUESTION.search(question)), cites=cited_parts(question)
@@ -141,6 +153,8 @@ def _shaped_form(question: str) -> QuestionForm:
         return QuestionForm(_DATE, question)
     if _QUANTITY_QUESTION.search(question):
         return QuestionForm(_QUANTITY, question)
+    if _WHERE_TO_QUESTION.search(question):
+        return QuestionForm(_ADDRESS, question)
     definition = _DEFINITION_QUESTION.search(question)
     if definition is None:
         return QuestionForm(None, question)

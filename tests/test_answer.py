@@ -55,6 +55,16 @@ from retrieval.service import Service
             "(2) The Institutes will share testing approaches.",
         ),
         (
+            "where do i send comments on the draft?",
+            "Comments may be sent electronically to NISTAI800-1@nist.gov by the deadline.",
+            "Comments are welcome on every section of the draft.",
+        ),
+        (
+            "where could people comment on the draft guidance?",
+            "The public can comment at ai.gov/input until December 5.",
+            "The public is invited to comment on the draft.",
+        ),
+        (
             "What percentage of the budget goes to research?",
             "A 10% share is set aside, or $5 in every $50.",
             "The budget is set out in section (b) of the order.",
