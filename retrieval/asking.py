@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from retrieval import answer as answering
@@ -12,7 +14,7 @@ from retrieval.fusion import candidate_rows
 from retrieval.lexical import terms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
-from retrieval.spelling import missing_names, missing_phrases
+from retrieval.spelling import missing_names, missing_phrases, spelled_apart
 from retrieval.types import Answer, Filters
 
 
@@ -30,6 +32,9 @@ def answer_question(
     allowed = allowed_rows(snapshot, filters)
     query_vector = embedder.embed([question])[0]
     form = question_form(snapshot.spelling.corrected(question))  # "definiton of" asks one too
+    apart = spelled_apart(form.topic, snapshot.spelling, snapshot.lexical)  # "deep fake"
+    if apart:
+        form = replace(form, topic=" ".join([form.topic, *apart]))
     named = tuple(snapshot.named_in(question))
     missing = missing_names(
         question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)

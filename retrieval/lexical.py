@@ -110,6 +110,13 @@ class LexicalIndex:
                 np.add.at(scores, self._indices[start:end], self._data[start:end])
         return scores
 
+    def rows_with(self, term: str) -> np.ndarray:
+        """The rows that hold a stemmed term."""
+        term_id = self.vocabulary.get(term)
+        if term_id is None:
+            return np.empty(0, dtype=np.int64)
+        return self._indices[self._indptr[term_id] : self._indptr[term_id + 1]]
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term; 0 for a term the corpus lacks."""
         term_id = self.vocabulary.get(term)

@@ -9,11 +9,12 @@ import pytest
 
 from retrieval.answer_types import asks_about_document, question_form
 from retrieval.config import Settings
+from retrieval.lexical import LexicalIndex, terms
 from retrieval.names import TitleNames, initialisms
 from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
-from retrieval.spelling import Spelling, missing_names, missing_phrases
+from retrieval.spelling import Spelling, missing_names, missing_phrases, spelled_apart
 from tests.conftest import REPO, SHARED_CORPUS, SHARED_SUBSET, cut, needs_shared
 
 
@@ -164,6 +165,17 @@ def test_names_are_pairs_of_capitalised_words_held_apart():
         "Liability Directive"
     ]
     assert missing_phrases("what do the Colorado Rules say?", spelling) == []
+
+
+def test_a_compound_the_corpus_also_writes_apart_is_searched_both_ways():
+    texts = ["A ‘deep fake’ means generated content.", "Label each deep fake.", "Deepfakes spread."]
+    texts += ["Technological change is fast."] * 6 + ["New tech\nnological shifts."]
+    spelling = Spelling.of_texts(texts)
+    lexical = LexicalIndex.build([terms(t) for t in texts])
+    assert spelled_apart("how does the AI Act define a deepfake?", spelling, lexical) == [
+        "deep fake"
+    ]
+    assert spelled_apart("what technological risks?", spelling, lexical) == []
 
 
 def test_an_amount_written_short_is_known_when_its_number_is():
