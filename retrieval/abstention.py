@@ -134,13 +134,14 @@ def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list
 
 
 def distinctive_names(question: str, snapshot: Snapshot) -> list[str]:
-    """Name-like words of the question that single out what it is about: not counts or codes,
-    and not words so common in the corpus that every passage is near them ("AI")."""
+    """Name-like words of the question that single out what it is about, a model or a product
+    code among them ("GPT-4", "H100"): not dates or counts, and not words so common in the
+    corpus that every passage is near them ("AI")."""
     names = []
     for token in name_like_tokens(question):
         ids = [t for t in snapshot.term_ids(token) if t >= 0]
-        if any(c.isdigit() for c in token):
-            continue  # dates, counts and codes say when or how much, not what
+        if any(c.isdigit() for c in token) and not token[:1].isalpha():
+            continue  # dates and counts ("2025", "10-year") say when or how much, not what
         if ids and all(snapshot.analysis.passage_share(t) > COMMON_TERM_SHARE for t in ids):
             continue
         names.append(token)
@@ -148,9 +149,11 @@ def distinctive_names(question: str, snapshot: Snapshot) -> list[str]:
 
 
 def _matched(name: str, snapshot: Snapshot, rows: list[int], terms: set[int]) -> bool:
-    """True when the passages, or the titles of their documents, hold the name: a passage
-    rarely repeats the name of its document ("EO" of "Executive Order 14110")."""
-    titles = {snapshot.documents[snapshot.passages[row].doc_id].title for row in rows}
+    """True when the passages, or the titles or publishers of their documents, hold the name: a
+    passage rarely repeats the name of its document ("EO" of "Executive Order 14110", "G7" of
+    the Hiroshima code)."""
+    documents = {snapshot.documents[snapshot.passages[row].doc_id] for row in rows}
+    titles = {f"{d.title} {d.publisher}" for d in documents}
     ids = snapshot.term_ids(name)
     if ids and set(ids) <= terms | set(snapshot.term_ids(" ".join(titles))):
         return True

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from retrieval.abstention import _matched, distinctive_names
 from retrieval.answer_types import asks_about_document, question_form
 from retrieval.config import Settings
 from retrieval.lexical import LexicalIndex, terms
@@ -176,6 +177,22 @@ def test_a_compound_the_corpus_also_writes_apart_is_searched_both_ways():
         "deep fake"
     ]
     assert spelled_apart("what technological risks?", spelling, lexical) == []
+
+
+def test_a_product_code_is_a_name_the_leading_passages_must_hold(shared_service):
+    snapshot = shared_service.current()
+    question = "how many parameters does GPT-4 have, per the 10-year plan of 2025?"
+    assert distinctive_names(question, snapshot) == ["GPT-4"]  # not the count, not the year
+    # A passage rarely repeats its document's publisher: "Hansard" is in none of the
+    # statement's passages, only in its metadata, and so in the passages' reach.
+    hansard = [
+        row
+        for row, p in enumerate(snapshot.passages)
+        if p.doc_id == "uk-hansard-ai-safety-research-uk-us-partnership-2024-04-16"
+    ][:3]
+    held = set().union(*(snapshot.context_terms(row) for row in hansard))
+    assert _matched("Hansard", snapshot, hansard, held)
+    assert not _matched("GPT-4", snapshot, hansard, held)
 
 
 def test_an_amount_written_short_is_known_when_its_number_is():
