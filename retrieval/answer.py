@@ -13,6 +13,7 @@ from retrieval.abstention import judge
 from retrieval.answer_sentences import (
     ScoredSentence,
     coverage,
+    list_intro,
     list_items,
     opening_first,
     part_first,
@@ -117,7 +118,8 @@ def compose(
     in_pool = set(pool)
     ranked += [row for row in by_retrieval if row not in scores]
     ranked += [row for row in rows if row not in in_pool]
-    continuation = _list_continuation(ranked[0], best_in_row, snapshot, params)
+    intro = list_intro(ranked[0], best_in_row, sentences, snapshot, params)
+    continuation = _list_continuation(ranked[0], snapshot, params) if intro else []
     ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
     status_of = named[0] if named and asks_status(question) else None
     # "Both EO 14110 and SB 53 …", "what is SB 53?": each is shown and quoted, and no other.
@@ -158,11 +160,12 @@ def compose(
             reasons=reasons,
         )
 
-    # A best sentence that announces a list ("… the following:") says nothing alone: its
-    # items answer (dev2 tuning half answer_hit@1 +1 over doing so only for "what are the …",
-    # the rest the same; 32 list questions @1 0.13 -> 0.22).
-    items = list_items(ranked[0], continuation, best_in_row, snapshot, params, shape)
-    if items:
+    # A sentence that announces a list ("… the following:") says nothing alone: its items
+    # answer (dev2 tuning half answer_hit@1 +1 over doing so only for "what are the …", the
+    # rest the same; 32 list questions @1 0.13 -> 0.22). A question that names documents
+    # together is answered from each of them instead.
+    items = list_items(intro, continuation, snapshot, params, shape) if intro else []
+    if items and not compared:
         chosen = items
     else:
         doc_of = {row: snapshot.passages[row].doc_id for row in ranked[:top_k]}
@@ -232,13 +235,9 @@ def _pool(rows: list[int], candidates: Candidates, params: Params) -> list[int]:
     return pool
 
 
-def _list_continuation(
-    top: int, best_in_row: dict[int, ScoredSentence], snapshot: Snapshot, params: Params
-) -> list[int]:
-    """When the best passage announces a list, the passages under its heading that carry the
-    list on: they are shown right after it."""
-    if top not in best_in_row or not best_in_row[top].opens_list:
-        return []
+def _list_continuation(top: int, snapshot: Snapshot, params: Params) -> list[int]:
+    """The passages under the heading of one that announces a list, which carry the list on:
+    they are shown right after it."""
     continuation, row = [], top
     while len(continuation) < params.list_continuation and snapshot.next_row(row) is not None:
         row = snapshot.next_row(row)

@@ -160,23 +160,47 @@ def pick_sentences(
     return sorted(chosen, key=lambda s: (order[s.row], s.start))
 
 
-def list_items(
+def list_intro(
     top: int,
-    continuation: list[int],
     best_in_row: dict[int, ScoredSentence],
+    sentences: list[ScoredSentence],
+    snapshot: Snapshot,
+    params: Params,
+) -> ScoredSentence | None:
+    """The sentence of the best passage that announces a list the answer is made of: its best
+    sentence, or a later one within ``params.sentence_margin`` of it that no list item comes
+    before ("The quality of AI red-teaming outputs is related to … Various types of AI
+    red-teaming may be appropriate …:"); None when neither announces one. An item in between
+    is another list's: a statute's definitions before the next section's duties."""
+    best = best_in_row.get(top)
+    if best is None or best.opens_list:
+        return best
+    table = snapshot.analysis.sentences
+    later = sorted(
+        (s for s in sentences if s.row == top and s.start >= best.end), key=lambda s: s.start
+    )
+    for s in later:
+        if any(table.item[i] for i in table.of(top) if best.end <= table.start[i] < s.start):
+            return None
+        if s.opens_list and s.score >= best.score - params.sentence_margin:
+            return s
+    return None
+
+
+def list_items(
+    intro: ScoredSentence,
+    continuation: list[int],
     snapshot: Snapshot,
     params: Params,
     shape: re.Pattern[str] | None = None,
 ) -> list[ScoredSentence]:
-    """The items of the list the best passage's best sentence announces ("… including any use
-    in:"), from it and the passages that carry it on. Items that follow one another are quoted
-    as one ("(A) sentencing; (B) parole, …"), up to ``params.list_quote_chars``, so that a long
-    list fits the answer's few quotes; an item that goes on in prose ends its quote. The
-    announcing sentence leads them when it holds the ``shape`` asked for ("“Catastrophic risk”
-    means … any of the following:"). Empty when it announces no list."""
-    intro = best_in_row.get(top)
-    if intro is None or not intro.opens_list:
-        return []
+    """The items of the list ``intro`` announces ("… including any use in:"), from its passage
+    and the passages that carry it on. Items that follow one another are quoted as one ("(A)
+    sentencing; (B) parole, …"), up to ``params.list_quote_chars``, so that a long list fits
+    the answer's few quotes; an item that goes on in prose ends its quote. The announcing
+    sentence leads them when it holds the ``shape`` asked for ("“Catastrophic risk” means …
+    any of the following:")."""
+    top = intro.row
     announcing = snapshot.passages[top].text[intro.start : intro.end]
     runs = _item_runs(top, continuation, intro.end, marker_kind(announcing), snapshot, params)
     items = [ScoredSentence(row, start, end, intro.score, False) for row, start, end in runs]

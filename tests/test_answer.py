@@ -220,6 +220,15 @@ following:
 (1) unauthorized access to the model weights;
 
 (2) harm to a person caused by the system's output.
+
+# Sec. 9. Risk Management
+
+Heads of agencies shall mitigate the risks of their AI use. These AI use risks that agencies
+must mitigate include:
+
+(A) risks to physical safety;
+
+(B) privacy harms.
 """
 
 
@@ -260,6 +269,19 @@ def test_the_items_a_best_sentence_announces_are_quoted_as_one_run(real_service,
     assert answer.passages[1].text[run.start : run.end].startswith("(B) parole, supervised")
     monkeypatch.setattr(answering, "list_items", lambda *args: [])
     assert "including any use in:" in real_service.ask(question).sentences[0].text
+
+
+def test_a_list_announced_right_after_the_best_sentence_answers_it(real_service, monkeypatch):
+    question = "what risks of their AI use must heads of agencies mitigate?"
+    answer = real_service.ask(question)
+    assert answer.sentences[0].text.startswith("(A) risks to physical safety")
+    assert "(B) privacy harms" in " ".join(s.text for s in answer.sentences)
+
+    def best_only(top, best_in_row, *args):  # the best sentence, only when it announces a list
+        return best_in_row[top] if best_in_row[top].opens_list else None
+
+    monkeypatch.setattr(answering, "list_intro", best_only)
+    assert real_service.ask(question).sentences[0].text.startswith("Heads of agencies shall")
 
 
 def test_a_defining_sentence_that_announces_a_list_leads_its_items(real_service):
