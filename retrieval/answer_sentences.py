@@ -209,7 +209,14 @@ def list_items(
     return items[: params.max_answer_sentences]
 
 
-def _item_runs(top, continuation, after: int, own_kind, snapshot: Snapshot, params: Params):
+def _item_runs(
+    top: int,
+    continuation: list[int],
+    after: int,
+    own_kind: str | None,
+    snapshot: Snapshot,
+    params: Params,
+) -> list[list[int]]:
     """[row, start, end] of each run of list items after offset ``after`` of ``top``. The list
     ends at the next item of the announcing sentence's own marker kind ("(ii)" after "(i) …
     including any use in:"), its sibling."""
