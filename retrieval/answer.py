@@ -241,7 +241,7 @@ def _list_continuation(top: int, snapshot: Snapshot, params: Params) -> list[int
     continuation, row = [], top
     while len(continuation) < params.list_continuation and snapshot.next_row(row) is not None:
         row = snapshot.next_row(row)
-        if snapshot.passages[row].heading != snapshot.passages[top].heading:
+        if not snapshot.same_section(top, row):
             break
         continuation.append(row)
     return continuation

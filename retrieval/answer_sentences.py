@@ -176,14 +176,15 @@ def list_intro(
     if best is None or best.opens_list:
         return best
     table = snapshot.analysis.sentences
-    later = sorted(
-        (s for s in sentences if s.row == top and s.start >= best.end), key=lambda s: s.start
-    )
-    for s in later:
-        if any(table.item[i] for i in table.of(top) if best.end <= table.start[i] < s.start):
-            return None
-        if s.opens_list and s.score >= best.score - params.sentence_margin:
+    scored = {s.start: s for s in sentences if s.row == top}
+    for i in table.of(top):
+        if table.start[i] < best.end:
+            continue
+        s = scored.get(int(table.start[i]))
+        if s and s.opens_list and s.score >= best.score - params.sentence_margin:
             return s
+        if table.item[i]:
+            return None
     return None
 
 
