@@ -78,10 +78,22 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return spans
 
 
+# A sentence that stops on a word which announces examples ("… should include, for example;"):
+# its items follow, however it is punctuated.
+_ANNOUNCING_END = re.compile(
+    r"\b(?:includ(?:e|es|ing)|for (?:example|instance)|such as|as follows|namely)[\s,;:–—-]*$",
+    re.IGNORECASE,
+)
+
+
 def introduces_list(sentence: str) -> bool:
     """True for a sentence that announces what follows ("… shall be prohibited:")."""
     sentence = sentence.rstrip()
-    return sentence.endswith(":") or "the following" in sentence.lower()
+    return (
+        sentence.endswith(":")
+        or "the following" in sentence.lower()
+        or bool(_ANNOUNCING_END.search(sentence))
+    )
 
 
 def marker_kind(sentence: str) -> str | None:

@@ -11,7 +11,7 @@ from retrieval.answer import _diversify
 from retrieval.answer_types import asks_status, names_a_part, question_form
 from retrieval.config import Settings
 from retrieval.params import Params
-from retrieval.sentences import marker_kind, starts_list_item
+from retrieval.sentences import introduces_list, marker_kind, starts_list_item
 from retrieval.service import Service
 
 
@@ -229,6 +229,14 @@ must mitigate include:
 (A) risks to physical safety;
 
 (B) privacy harms.
+
+# Sec. 10. Annual Reports
+
+Each agency shall publish an annual report on its AI use. The reports should be kept up to
+date and should include, for example;
+
+> the number of AI systems the agency operates,
+> the incidents that each of those systems caused.
 """
 
 
@@ -289,6 +297,27 @@ def test_a_defining_sentence_that_announces_a_list_leads_its_items(real_service)
     intro, items = answer.sentences[:2]
     assert intro.text.startswith("(a) “Covered incident” means")
     assert items.text.startswith("(1) unauthorized access") and "(2) harm" in items.text
+
+
+def test_a_sentence_that_stops_on_an_announcing_word_introduces_its_items(real_service):
+    answer = real_service.ask("What should the annual report of each agency include?")
+    quoted = " ".join(s.text for s in answer.sentences)
+    assert quoted.startswith("the number of AI systems") and "the incidents" in quoted
+
+
+@pytest.mark.parametrize(
+    ("sentence", "announces"),
+    [
+        ("The reports should include, for example;", True),
+        ("Many risks originate from human behavior, including", True),
+        ("Prohibited practices are the following.", True),
+        ("The Office shall report:", True),
+        ("Other details, such as the budget, should be included.", False),
+        ("(a) remote biometric identification systems;", False),
+    ],
+)
+def test_sentences_that_announce_a_list(sentence, announces):
+    assert introduces_list(sentence) is announces
 
 
 @pytest.mark.parametrize(
