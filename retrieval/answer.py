@@ -92,7 +92,8 @@ def compose(
         + params.lexical_weight * covered[row]
         + params.bm25_weight * candidates.lexical[row]
         + params.named_weight * (snapshot.passages[row].doc_id in named)
-        + params.part_weight * (form.wants_part and names_a_part(snapshot.passages[row].heading))
+        + params.part_weight
+        * (form.wants_part and names_a_part(snapshot.passages[row].heading, form.part_kind))
         + params.cited_weight * (row in cited)
         for row in pool
     }
@@ -184,7 +185,7 @@ def compose(
     if status_of:
         answer_sentences = status_first(answer_sentences, status_of, ranked, snapshot, params)
     elif form.wants_part:
-        answer_sentences = part_first(answer_sentences, snapshot, ranked, params)
+        answer_sentences = part_first(answer_sentences, snapshot, ranked, params, form.part_kind)
     highlights: dict[int, list[tuple[int, int]]] = {}
     for s in chosen or [best_in_row[r] for r in ranked if r in best_in_row]:
         highlights.setdefault(s.row, []).append((s.start, s.end))

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from retrieval.answer_types import names_a_part
 from retrieval.lexical import terms
 from retrieval.params import Params
 from retrieval.sentences import marker_kind
@@ -242,17 +243,25 @@ def _item_runs(
 
 
 def part_first(
-    sentences: tuple[AnswerSentence, ...], snapshot: Snapshot, ranked: list[int], params: Params
+    sentences: tuple[AnswerSentence, ...],
+    snapshot: Snapshot,
+    ranked: list[int],
+    params: Params,
+    kind: str = "",
 ) -> tuple[AnswerSentence, ...]:
     """For "which article …?", the part the first quote lies in, named before the quotes: the
-    part is the answer, the quote its evidence."""
-    quote = next((s for s in sentences if s.kind == "quote"), None)
-    if quote is None:
-        return sentences
-    part = snapshot.parts.part_at(ranked[quote.source - 1], quote.start)
+    part is the answer, the quote its evidence. For "which appendix …?" (``kind``), the part of
+    the first quote that lies in an appendix, when one does."""
+    parts = [
+        (s, snapshot.parts.part_at(ranked[s.source - 1], s.start))
+        for s in sentences
+        if s.kind == "quote"
+    ]
+    of_kind = [(s, part) for s, part in parts if kind and names_a_part(part, kind)]
+    quote, part = (of_kind or parts or [(None, "")])[0]
     if not part:
         return sentences
-    named = AnswerSentence(part, quote.source, kind="part")
+    named = AnswerSentence(part.rstrip(":"), quote.source, kind="part")
     return (named, *sentences[: params.max_answer_sentences - 1])
 
 

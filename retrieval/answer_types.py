@@ -76,21 +76,30 @@ _ANY_DEFINITION = re.compile(
 # (not "what does section 4 say"): the answer is the part of the text the quote lies in.
 _PART_QUESTION = re.compile(
     r"\b(?:which|what)\s+(?:(?!(?:is|are|was|were|do|does|did)\s)[a-z]+\s+)?"
-    r"(?:article|section|annex|chapter|part|paragraph|provision|clause|subsection|appendix)s?\b"
-    r"|\bwhere in\b|\bin which (?:article|section|annex|part|chapter)\b",
+    r"(article|section|annex|chapter|part|paragraph|provision|clause|subsection|appendix)s?\b"
+    r"|\bwhere in\b|\bin which (article|section|annex|part|chapter|appendix)\b",
     re.IGNORECASE,
 )
+# Kinds of part that a heading names in words ("Appendix B", "Article 53"): a question for one
+# of them ("which appendix …?") is answered by a passage under a part of that kind.
+SPELLED_KINDS = ("article", "annex", "appendix", "chapter")
+_PART_LABEL = r"\s+(?:[0-9IVXLC]+|[A-Z](?![a-z]))\b"  # 53, III, or the letter of "Appendix B"
 # A heading that names a numbered part: "Article 53", "ANNEX III", "Sec. 4", "7.1. Strengthening …".
 _NUMBERED_PART = re.compile(
-    r"\b(?:Article|Section|Sec\.|Annex|ANNEX|Chapter|CHAPTER|Part|PART|Appendix|APPENDIX)\s+"
-    r"[0-9IVXLC]+\b|(?:^|› )(?:\d+(?:\.\d+)+\.?|\d+\.)\s"
+    rf"\b(?:Article|Section|Sec\.|Annex|ANNEX|Chapter|CHAPTER|Part|PART|Appendix|APPENDIX){_PART_LABEL}"
+    r"|(?:^|› )(?:\d+(?:\.\d+)+\.?|\d+\.)\s"
 )
+_SPELLED_PART = {
+    kind: re.compile(rf"\b{kind}{_PART_LABEL}", re.IGNORECASE) for kind in SPELLED_KINDS
+}
 
 
 @lru_cache(maxsize=4096)
-def names_a_part(heading: str) -> bool:
-    """True for a heading under a numbered article, section, annex or chapter (passages share
-    their headings, so each is read once)."""
+def names_a_part(heading: str, kind: str = "") -> bool:
+    """True for a heading under a numbered article, section, annex or chapter, or under one of
+    ``kind`` when given (passages share their headings, so each is read once)."""
+    if kind:
+        return bool(_SPELLED_PART[kind].search(heading))
     return bool(_NUMBERED_PART.search(heading))
 
 
@@ -134,6 +143,9 @@ class QuestionForm:
         str  # the question without words that only ask for a form ("define": answers say "means")
     )
     wants_part: bool = False  # "Which article …?": a passage under a numbered heading answers
+    part_kind: str = (
+        ""  # the kind asked for, where headings spell it: "appendix" of "which appendix"
+    )
     cites: frozenset[Part] = frozenset()  # "What does Article 5 say?": the passages under it
 
 
@@ -142,8 +154,13 @@ def question_form(question: str) -> QuestionForm:
     for "when", a number for "how many", an address for "where do I send …", the term's
     definition for "how does X define Y"."""
     form = _shaped_form(question)
+    asked = _PART_QUESTION.search(question)
+    kind = next((g.lower() for g in asked.groups() if g), "") if asked else ""
     return replace(
-        form, wants_part=bool(_PART_QUESTION.search(question)), cites=cited_parts(question)
+        form,
+        wants_part=bool(asked),
+        part_kind=kind if kind in SPELLED_KINDS else "",
+        cites=cited_parts(question),
     )
 
 

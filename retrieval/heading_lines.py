@@ -15,8 +15,10 @@ _MARKDOWN_HEADING = re.compile(r"#{1,6}\s+\S")
 _LEVEL_1 = re.compile(r"(PART|Part|TITLE|Title|CHAPTER|Chapter)\s+[IVXLC\d]+\b")
 _LEVEL_2 = re.compile(r"(SECTION|Section)\s+[IVXLC\d]+\s*$")
 _LEVEL_3 = re.compile(
-    r"(Article|ARTICLE|Annex|ANNEX|Appendix|APPENDIX|Schedule|SCHEDULE)\s+[\dIVXLC]+[a-zA-Z]?\b"
+    r"(Article|ARTICLE|Annex|ANNEX|Appendix|APPENDIX|Schedule|SCHEDULE)\s+"
+    r"(?:[\dIVXLC]+[a-zA-Z]?\b|[A-Z](?:[.:]|\s*$))"  # "Annex III", "Article 5a", "Appendix B."
 )
+_LINK = re.compile(r"https?://|www\.")
 NUMBERED = re.compile(r"(\d+(?:\.\d+)*)\.?\s+[A-Z]")
 _SENTENCE_INSIDE = re.compile(r"[A-Za-z)]{2}[.?!]\s+[A-Z]")
 # A wrapped PDF line of body text is this long; the corpus's numbered titles followed by text
@@ -33,6 +35,8 @@ def heading_level(line: str, single_line_block: bool, continued: bool = False) -
         return None
     if _MARKDOWN_HEADING.match(line):
         return len(line) - len(line.lstrip("#"))
+    if _LINK.search(line):
+        return None  # a reference's wrapped line ("Article 248. https://doi.org/…")
     if _LEVEL_1.match(line):
         return 1
     if _LEVEL_2.match(line):

@@ -137,7 +137,12 @@ def lists_contents(sentence: str) -> bool:
     return bool(_DOT_LEADERS.search(sentence))
 
 
+# A link written out, not one behind Markdown's "[text](…)": reference lists print theirs.
+_BARE_LINK = re.compile(r"(?<!\]\()https?://|(?<![/.])www\.")
+
+
 def cites_a_work(sentence: str) -> bool:
-    """True for a reference-list entry or footnote that cites a publication: its title words
-    often match a question better than the text that answers it."""
-    return bool(_REFERENCE.search(sentence.strip()))
+    """True for a reference-list entry or footnote that cites a publication, or a run of
+    references (two links written out): its title words often match a question better than
+    the text that answers it."""
+    return bool(_REFERENCE.search(sentence.strip())) or len(_BARE_LINK.findall(sentence)) >= 2

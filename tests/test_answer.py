@@ -100,6 +100,18 @@ def test_questions_that_ask_for_a_part_of_the_text(question, wants_part):
 
 
 @pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("which appendix of the RMF covers human-AI interaction?", "appendix"),
+        ("In which Annex are the high-risk areas listed?", "annex"),
+        ("What section of EO 14110 defines red-teaming?", ""),  # sections are numbered lines
+    ],
+)
+def test_a_question_for_an_appendix_or_annex_asks_for_that_kind(question, kind):
+    assert question_form(question).part_kind == kind
+
+
+@pytest.mark.parametrize(
     ("heading", "numbered"),
     [
         ("CHAPTER V › SECTION 2 › Article 53 › Obligations for providers", True),

@@ -81,6 +81,12 @@ def test_a_citation_goes_on_after_dotted_initials(text):
         ("Raimondo, Donelan and others signed the MOU on 1 April 2024.", False),
         ("The AI Office shall, by 2 May 2025, encourage codes of practice.", False),
         ("In 2023, 28 countries attended the summit, Bletchley Park, 2023.", False),
+        ("Risks. https://example.org/b\nNIST (2023) AI RMF Playbook. https://example.org/p", True),
+        (
+            "See [the plan](https://www.example.gov/plan) and [the order](https://example.gov/o).",
+            False,
+        ),
+        ("More on the plan is at https://www.example.gov/plan.", False),
     ],
 )
 def test_a_citation_of_a_publication_is_told_from_text(sentence, cites):
@@ -243,6 +249,25 @@ def test_numbered_lines_after_a_list_introduction_are_its_items_not_headings():
     assert "3. Manage the risks of model theft" in text[with_items.start : with_items.end]
     assert with_items.heading == "4. OBJECTIVES AND PRACTICES"
     assert chunks[-1].heading == "5. NEXT SECTION"  # a numbered line after a blank line still heads
+
+
+def test_an_appendix_labelled_by_a_letter_is_a_heading():
+    text = (
+        "4. PRACTICES\n\nAppendix A outlines a list of possible safeguards.\n\n"
+        "Appendix B. Example Safeguards\nThe available safeguards continue to evolve."
+    )
+    assert [c.heading for c in chunk_text(text, 20)] == [
+        "4. PRACTICES",
+        "Appendix B. Example Safeguards",
+    ]
+
+
+def test_a_reference_line_that_starts_like_a_part_is_no_heading():
+    text = (
+        "References\n\nJi, Z. et al (2023) Survey of Hallucination. ACM Comput. Surv. 55, 12,\n"
+        "Article 248. https://doi.org/10.1145/3571730\nJones, S. (2022) How people react."
+    )
+    assert {c.heading for c in chunk_text(text, 160)} == {"References"}
 
 
 def test_a_single_short_line_before_a_paragraph_is_still_a_heading():

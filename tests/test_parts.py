@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from retrieval import answer_types
 from retrieval.params import Params
 from retrieval.part_index import PartIndex
 from retrieval.parts import cited_parts, heading_parts, innermost_part, opened_sections
 from retrieval.types import Filters
-from tests.test_quality import WIDGETS, indexed
+from tests.conftest import needs_shared
+from tests.test_quality import WIDGETS, indexed, shared_texts
 
 SB53 = "us-ca-sb-53-transparency-in-frontier-ai-act-2025"
+MISUSE_GUIDANCE = "nist-ai-800-1-ipd-managing-misuse-risk-dual-use-foundation-models-2024-07"
 
 
 def test_a_question_cites_parts_as_users_write_them():
@@ -134,3 +137,13 @@ def test_a_cited_part_outside_the_filters_is_not_shown(shared_service):
     eo = "us-eo-14110-safe-secure-trustworthy-ai"
     answer = shared_service.ask("what does section 22757.12 require?", filters=Filters(doc_id=eo))
     assert {p.document.doc_id for p in (*answer.passages, *answer.more)} <= {eo}
+
+
+@needs_shared
+def test_which_appendix_is_answered_with_an_appendix(tmp_path, real_embedder, monkeypatch):
+    service = indexed(tmp_path, real_embedder, shared_texts(f"{MISUSE_GUIDANCE}.md"))
+    question = "which appendix lists the safeguards an organization can implement?"
+    part = service.ask(question).sentences[0]
+    assert part.kind == "part" and part.text.startswith("Appendix B. Example Safeguards")
+    monkeypatch.setattr(answer_types, "SPELLED_KINDS", ())  # any numbered part answers
+    assert not service.ask(question).sentences[0].text.startswith("Appendix")

@@ -261,13 +261,14 @@ def test_a_misspelt_word_is_read_as_the_corpus_spells_it(shared_service):
     assert any(p.document.doc_id.startswith("uk-bletchley") for p in answer.passages)
 
 
-def indexed(tmp_path, embedder, texts: dict[str, str]) -> Service:
+def indexed(tmp_path, embedder, texts: dict[str, str], **settings) -> Service:
     """A service over a corpus folder of these files (name → text), indexed."""
     corpus = tmp_path / "corpus"
     corpus.mkdir(parents=True)
     for name, text in texts.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    service = Service(Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus]), embedder=embedder)
+    config = Settings(data_dir=tmp_path / "data", corpus_dirs=[corpus], **settings)
+    service = Service(config, embedder=embedder)
     service.reindex()
     return service
 
