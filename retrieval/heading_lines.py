@@ -19,6 +19,8 @@ _LEVEL_3 = re.compile(
     r"(?:[\dIVXLC]+[a-zA-Z]?\b|[A-Z](?:[.:]|\s*$))"  # "Annex III", "Article 5a", "Appendix B."
 )
 _LINK = re.compile(r"https?://|www\.")
+# A table of contents' entry: a title, then its page ("Part 2: Core and Profiles 20").
+_CONTENTS_ENTRY = re.compile(r"(?:\S+\s+){2,}\d{1,3}")
 NUMBERED = re.compile(r"(\d+(?:\.\d+)*)\.?\s+[A-Z]")
 _SENTENCE_INSIDE = re.compile(r"[A-Za-z)]{2}[.?!]\s+[A-Z]")
 # A wrapped PDF line of body text is this long; the corpus's numbered titles followed by text
@@ -35,8 +37,10 @@ def heading_level(line: str, single_line_block: bool, continued: bool = False) -
         return None
     if _MARKDOWN_HEADING.match(line):
         return len(line) - len(line.lstrip("#"))
-    if _LINK.search(line):
-        return None  # a reference's wrapped line ("Article 248. https://doi.org/…")
+    if _LINK.search(line) or _CONTENTS_ENTRY.fullmatch(line.rstrip()):
+        return (
+            None  # a reference's wrapped line ("Article 248. https://doi.org/…"), a contents entry
+        )
     if _LEVEL_1.match(line):
         return 1
     if _LEVEL_2.match(line):

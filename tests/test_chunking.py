@@ -262,6 +262,15 @@ def test_an_appendix_labelled_by_a_letter_is_a_heading():
     ]
 
 
+def test_a_table_of_contents_entry_is_no_heading():
+    text = (
+        "Part 1: Foundational Information 4\nPart 2: Core and Profiles 20\n"
+        "Appendix B: How AI Risks Differ from Traditional Software Risks 38\n\n"
+        "Executive Summary\n\nArtificial intelligence technologies have significant potential."
+    )
+    assert chunk_text(text, 160)[-1].heading == "Executive Summary"
+
+
 def test_a_reference_line_that_starts_like_a_part_is_no_heading():
     text = (
         "References\n\nJi, Z. et al (2023) Survey of Hallucination. ACM Comput. Surv. 55, 12,\n"
