@@ -123,7 +123,7 @@ def starts_list_item(sentence: str) -> bool:
 _REFERENCE = re.compile(
     r"^\W*\d{0,3}\s*[A-Z][\w'’-]+,\s+(?:[A-Z]\.\s*){1,3}(?:,|\(|et al|and\b|&|[A-Z])"
     r"|\bet al\.,?\s*\(?(?:[A-Z][a-z]+\.?\s+)?(?:19|20)\d\d"
-    r"|^\d{1,3}\s+[A-Z][^.]{5,200},\s*(?:19|20)\d\d\.?$"
+    r"|^\d{1,3}\s+[A-Z][^.]{5,400},\s*(?:19|20)\d\d\.?$"
 )
 
 
