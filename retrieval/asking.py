@@ -14,7 +14,7 @@ from retrieval.fusion import candidate_rows
 from retrieval.lexical import terms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
-from retrieval.spelling import missing_names, missing_phrases, spelled_apart
+from retrieval.spelling import missing_names, missing_phrases, missing_runs, spelled_apart
 from retrieval.types import Answer, Filters
 
 
@@ -39,6 +39,11 @@ def answer_question(
     missing = missing_names(
         question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)
     ) + missing_phrases(question, snapshot.spelling)
+    missing += [
+        run
+        for run in missing_runs(question, snapshot.lexical, lambda row: snapshot.passages[row].text)
+        if not any(p in run for p in missing)
+    ]
     missing += [
         p for p in snapshot.parts.absent_parts(form.cites, named) if p.split()[-1] not in missing
     ]
