@@ -41,7 +41,7 @@ def answer_question(
     ) + missing_phrases(question, snapshot.spelling)
     missing += [
         run
-        for run in missing_runs(question, snapshot.lexical, lambda row: snapshot.passages[row].text)
+        for run in missing_runs(question, snapshot.lexical, snapshot.labelled_text)
         if not any(p in run for p in missing)
     ]
     missing += [
