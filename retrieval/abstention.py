@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from retrieval.absent_names import name_like_tokens
 from retrieval.names import initialisms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
-from retrieval.spelling import MONTHS, name_like_tokens
+from retrieval.spelling import MONTHS
 
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?,?"
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from retrieval import answer as answering
+from retrieval.absent_names import missing_names, missing_phrases, missing_runs
 from retrieval.answer_types import asks_about_document, asks_status, question_form
 from retrieval.embedding import Embedder
 from retrieval.errors import UnknownDocument
@@ -14,7 +15,7 @@ from retrieval.fusion import candidate_rows
 from retrieval.lexical import terms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
-from retrieval.spelling import missing_names, missing_phrases, missing_runs, spelled_apart
+from retrieval.spelling import spelled_apart
 from retrieval.types import Answer, Filters
 
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from retrieval import spelling as spelling_module
+from retrieval import absent_names
+from retrieval.absent_names import missing_names, missing_phrases, missing_runs
 from retrieval.abstention import _matched, distinctive_names
 from retrieval.answer_types import asks_about_document, question_form
 from retrieval.config import Settings
@@ -16,13 +17,7 @@ from retrieval.names import TitleNames, initialisms
 from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
-from retrieval.spelling import (
-    Spelling,
-    missing_names,
-    missing_phrases,
-    missing_runs,
-    spelled_apart,
-)
+from retrieval.spelling import Spelling, spelled_apart
 from tests.conftest import REPO, SHARED_CORPUS, SHARED_SUBSET, cut, needs_shared
 
 
@@ -190,7 +185,7 @@ def test_a_name_whose_words_never_stand_together_is_missing_though_acronyms_brea
 
     question = "What are the guardrails in Australia's Voluntary AI Safety Standard?"
     assert runs(question) == ["Voluntary AI Safety Standard"]  # one passage, 12 terms apart
-    monkeypatch.setattr(spelling_module, "NAME_WINDOW", 16)
+    monkeypatch.setattr(absent_names, "NAME_WINDOW", 16)
     assert runs(question) == []
     monkeypatch.undo()
     assert runs("Who attended the Bletchley Park AI Safety Summit?") == []  # in another order
