@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from retrieval.lexical import words
+from retrieval.sentences import contents_entry
 
 MAX_HEADING_CHARS = 90
 PLAIN_LEVEL = 9  # a lone short line guessed to be a heading: below every named level
@@ -19,8 +20,6 @@ _LEVEL_3 = re.compile(
     r"(?:[\dIVXLC]+[a-zA-Z]?\b|[A-Z](?:[.:]|\s*$))"  # "Annex III", "Article 5a", "Appendix B."
 )
 _LINK = re.compile(r"https?://|www\.")
-# A table of contents' entry: a title, then its page ("Part 2: Core and Profiles 20").
-_CONTENTS_ENTRY = re.compile(r"(?:\S+\s+){2,}\d{1,3}")
 NUMBERED = re.compile(r"(\d+(?:\.\d+)*)\.?\s+[A-Z]")
 _SENTENCE_INSIDE = re.compile(r"[A-Za-z)]{2}[.?!]\s+[A-Z]")
 # A wrapped PDF line of body text is this long; the corpus's numbered titles followed by text
@@ -37,7 +36,7 @@ def heading_level(line: str, single_line_block: bool, continued: bool = False) -
         return None
     if _MARKDOWN_HEADING.match(line):
         return len(line) - len(line.lstrip("#"))
-    if _LINK.search(line) or _CONTENTS_ENTRY.fullmatch(line.rstrip()):
+    if _LINK.search(line) or contents_entry(line):
         return (
             None  # a reference's wrapped line ("Article 248. https://doi.org/…"), a contents entry
         )

@@ -131,10 +131,24 @@ _REFERENCE = re.compile(
 _DOT_LEADERS = re.compile(r"(?:\.\s?){5,}|…{2,}")
 
 
+# A contents line without leaders: a title, then its page ("Part 2: Core and Profiles 20").
+_TITLE_AND_PAGE = re.compile(r"(?:\S+\s+){2,}\d{1,3}")
+
+
+def contents_entry(line: str) -> bool:
+    """True for a line that is a title in title case followed by its page number."""
+    line = line.strip()
+    if not _TITLE_AND_PAGE.fullmatch(line):
+        return False
+    title = [w for w in line.split()[:-1] if w[:1].isalpha()]
+    return sum(w[0].isupper() for w in title) >= len(title) / 2
+
+
 def lists_contents(sentence: str) -> bool:
     """True for table-of-contents entries: their titles match a question about the part they
     list better than the part's own text does, and they answer nothing."""
-    return bool(_DOT_LEADERS.search(sentence))
+    lines = sentence.strip().splitlines()
+    return bool(_DOT_LEADERS.search(sentence)) or all(map(contents_entry, lines))
 
 
 # A link written out, not one behind Markdown's "[text](…)": reference lists print theirs.

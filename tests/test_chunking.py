@@ -100,7 +100,10 @@ def test_a_citation_of_a_publication_is_told_from_text(sentence, cites):
         ("18 Appendix B. Example Safeguards . . . . . . . 21", True),
         ("Introduction…………… 3", True),
         ("The report is due... and the rest follows.", False),
-        ("Appendix B: How AI Risks Differ from Traditional Software Risks 38", False),
+        ("Appendix B: How AI Risks Differ from Traditional Software Risks 38", True),
+        ("1.2.1 Risk Measurement 5\n1.2.2 Risk Tolerance 7", True),
+        ("Heads of agencies shall report within\n30 days", False),
+        ("The Secretary shall report on Part 2 by 30", False),
     ],
 )
 def test_a_table_of_contents_entry_is_told_from_text(sentence, contents):
