@@ -56,7 +56,7 @@ _ADDRESS = re.compile(
 # "How does the AI RMF define risk?", "What is the definition of X in …?", "What does X mean?",
 # "what did the UK mean by 'frontier AI'?"
 _DEFINITION_QUESTION = re.compile(
-    r"\bdefines?\s+(?P<a>.+?)\s*(?:\?|$)"
+    r"\bdefines?\s+(?P<a>.+?)\s*(?:[?,;]|$|\s(?:the same|differently|in|under|as|for)\s)"
     r"|\bdefinition of\s+(?P<b>.+?)\s*(?:\?|$|\s(?:in|under|according|by)\s)"
     r"|\bhow (?:is|are)\s+(?P<c>.+?)\s+defined\b"
     r"|\bwhat (?:does|do)\s+(?P<d>.+?)\s+mean\b"
@@ -192,6 +192,8 @@ def _without(question: str, start: int, end: int, keep: str = "") -> str:
 
 
 def _bare_term(phrase: str) -> str:
-    """The term itself: without articles, quotes, or "the term"."""
-    phrase = re.sub(r"^(?:the term|the|an?)\s+", "", phrase.strip(), flags=re.IGNORECASE)
-    return phrase.strip(" '\"‘’“”")
+    """The term itself: without articles, quotes, or "the term"; a quoted term is the quote
+    ("'risk' the same way")."""
+    phrase = re.sub(r"^(?:as\s+)?(?:the term|the|an?)?\s*", "", phrase.strip(), flags=re.IGNORECASE)
+    quoted = re.match(r"['‘\"“]([^'’\"”]+)['’\"”]", phrase)
+    return quoted.group(1) if quoted else phrase.strip(" '\"‘’“”")

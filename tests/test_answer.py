@@ -35,6 +35,16 @@ from retrieval.service import Service
             "Frontier AI models shall be tested.",
         ),
         (
+            "do the AI Act and the RMF define 'risk' the same way?",  # the quoted term only
+            "(2) ‘risk’ means the combination of the probability of harm and its severity.",
+            "Risk tolerance refers to readiness to bear the risk.",
+        ),
+        (
+            "what does the act define as a provider, in short?",
+            "(3) ‘provider’ means a natural or legal person.",
+            "A provider shall draw up the documentation.",
+        ),
+        (
             "What is the definition of an AI system in the EU AI Act?",
             "(1) ‘AI system’ means a machine-based system.",
             "An AI system is placed on the market.",
