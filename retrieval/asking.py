@@ -14,6 +14,7 @@ from retrieval.errors import UnknownDocument
 from retrieval.fusion import candidate_rows
 from retrieval.lexical import terms
 from retrieval.params import Params
+from retrieval.parts import cited_items
 from retrieval.snapshot import Snapshot
 from retrieval.spelling import spelled_apart
 from retrieval.types import Answer, Filters
@@ -33,6 +34,9 @@ def answer_question(
     allowed = allowed_rows(snapshot, filters)
     query_vector = embedder.embed([question])[0]
     form = question_form(snapshot.spelling.corrected(question))  # "definiton of" asks one too
+    items = cited_items(question, snapshot.parts.opens_items)  # "practice 1.1", "GOVERN 1.2"
+    if items:
+        form = replace(form, cites=form.cites | items)
     apart = spelled_apart(form.topic, snapshot.spelling, snapshot.lexical)  # "deep fake"
     if apart:
         form = replace(form, topic=" ".join([form.topic, *apart]))

@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 from retrieval.lexical import terms
-from retrieval.parts import Part, heading_parts, innermost_part, opened_sections
+from retrieval.parts import Part, heading_parts, innermost_part, opened_items, opened_sections
 from retrieval.snapshot import gathered
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ class PartIndex:
     def __init__(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
         self._by_document: dict[str, dict[Part, tuple[int, list[int]]]] = {}
+        self._item_kinds: dict[str, bool] = {}
 
     def _parts_of(self, doc_id: str) -> dict[Part, tuple[int, list[int]]]:
         """The document's parts -> where in its first row each opens, and the rows under it in
@@ -42,7 +43,9 @@ class PartIndex:
             passage = self._snapshot.passages[row]
             if passage.heading != previous:
                 carried, previous = [], passage.heading
-            opened = opened_sections(passage.text)
+            opened = sorted(
+                opened_sections(passage.text) + opened_items(passage.text), key=lambda p: p[1]
+            )
             under = {part: 0 for part in heading_parts(passage.heading) | set(carried)}
             under.update(opened)
             for part, offset in under.items():
@@ -50,6 +53,19 @@ class PartIndex:
             carried = [part for part, _ in opened[-1:]] or carried
         self._by_document[doc_id] = index
         return index
+
+    def opens_items(self, kind: str) -> bool:
+        """True when lines of the corpus open labelled items of this kind ("practice" of
+        "Practice 1.1: …"); read from the passages that hold the word, then kept."""
+        if kind not in self._item_kinds:
+            stems = terms(kind)
+            rows = self._snapshot.lexical.rows_with(stems[0]).tolist() if stems else []
+            self._item_kinds[kind] = any(
+                opened == kind
+                for row in rows
+                for (opened, _), _ in opened_items(self._snapshot.passages[row].text)
+            )
+        return self._item_kinds[kind]
 
     def _having(
         self, parts: frozenset[Part], doc_ids: tuple[str, ...]

@@ -5,6 +5,7 @@ not the many passages that refer to it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 Part = tuple[str, str]  # (kind, label): ("article", "5"), ("annex", "iii"), ("section", "4.2")
@@ -70,6 +71,28 @@ def innermost_part(heading: str) -> str:
 def opened_sections(text: str) -> list[tuple[Part, int]]:
     """The code sections whose opening paragraph is in the text, with where it starts."""
     return [(("section", m.group(1)), m.start()) for m in _OPENED_SECTION.finditer(text)]
+
+
+# A line that opens a labelled item of guidance: "Practice 1.1: Identify …", "GOVERN 1.2:",
+# "Objective 3:", "Question 8:". The label's word is the item's kind, whatever it is.
+_OPENED_ITEM = re.compile(r"^([A-Z][A-Za-z]{2,})\s+(\d+(?:\.\d+)*):(?!\d)", re.MULTILINE)
+# An item a question cites: "practice 1.1", "GOVERN 1.2", "objective #3".
+_CITED_ITEM = re.compile(r"\b([A-Za-z]{3,})\s+#?(\d+(?:\.\d+)*)\b")
+
+
+def opened_items(text: str) -> list[tuple[Part, int]]:
+    """The labelled items whose opening line is in the text, with where it starts."""
+    return [((m.group(1).lower(), m.group(2)), m.start()) for m in _OPENED_ITEM.finditer(text)]
+
+
+def cited_items(question: str, opens_items: Callable[[str], bool]) -> frozenset[Part]:
+    """The labelled items a question cites, of kinds that the corpus's lines open
+    (``opens_items(kind)``), so "within 90 days" cites nothing: no line opens "Within 90:"."""
+    return frozenset(
+        (word.lower(), label)
+        for word, label in _CITED_ITEM.findall(question)
+        if word.lower() not in _KINDS and opens_items(word.lower())
+    )
 
 
 def _with_ancestors(kind: str, label: str) -> set[Part]:

@@ -8,7 +8,13 @@ from dataclasses import replace
 from retrieval import answer_types
 from retrieval.params import Params
 from retrieval.part_index import PartIndex
-from retrieval.parts import cited_parts, heading_parts, innermost_part, opened_sections
+from retrieval.parts import (
+    cited_items,
+    cited_parts,
+    heading_parts,
+    innermost_part,
+    opened_sections,
+)
 from retrieval.types import Filters
 from tests.conftest import needs_shared
 from tests.test_quality import WIDGETS, indexed, shared_texts
@@ -147,3 +153,23 @@ def test_which_appendix_is_answered_with_an_appendix(tmp_path, real_embedder, mo
     assert part.kind == "part" and part.text.startswith("Appendix B. Example Safeguards")
     monkeypatch.setattr(answer_types, "SPELLED_KINDS", ())  # any numbered part answers
     assert not service.ask(question).sentences[0].text.startswith("Appendix")
+
+
+# Practice 1.2's own line shares few words with the question; Practice 1.1's text repeats them.
+GUIDANCE = (
+    '---\ntitle: Managing widget misuse\npublisher: "Example Institute"\ndate: 2024-07-26\n---\n\n'
+    "# Objective 1: Anticipate misuse\n\n"
+    "Practice 1.1: Identify the ways in which widgets might be misused. Organizations should"
+    " document how each threat profile is assessed, and assess each threat profile yearly.\n\n"
+    "Practice 1.2: Estimate the harm done if an actor succeeds. Consider public safety.\n\n"
+    "Within 90 days, organizations should publish a summary.\n"
+)
+
+
+def test_a_labelled_item_a_question_cites_is_quoted_from_its_own_line(tmp_path, real_embedder):
+    service = indexed(tmp_path, real_embedder, {"guidance.md": GUIDANCE}, chunk_tokens=40)
+    answer = service.ask("what does practice 1.2 say about assessing each threat profile?")
+    assert answer.sentences[0].text.startswith("Practice 1.2: Estimate the harm")
+    answer = service.ask("what does practice 9.9 of the widget guidance say?")
+    assert answer.abstained and "9.9" in answer.reasons.decided_by
+    assert cited_items("what is due within 90 days?", service.current().parts.opens_items) == set()
