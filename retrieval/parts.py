@@ -1,6 +1,6 @@
-"""Numbered parts of a text ("Article 5", "Annex III", "Sec. 4.2", "22757.12."): those a question
-cites and those a passage lies under, so "what does Article 5 say?" quotes Article 5 itself and
-not the many passages that refer to it."""
+"""Numbered parts of a text ("Article 5", "Annex III", "Sec. 4.2", "22757.12.", a guidance's
+"Practice 1.1:"): those a question cites and those a passage lies under, so "what does Article 5
+say?" quotes Article 5 itself and not the many passages that refer to it."""
 
 from __future__ import annotations
 
