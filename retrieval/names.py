@@ -35,6 +35,9 @@ _NUMBERED = re.compile(rf"\b({'|'.join(_LONG_FORMS)}) (\d[\d ]*)\b")
 _CODE = re.compile(
     r"\b[A-Z]{1,5}(?:/[A-Z]{1,5})*[ /-]?\d+(?:[-/.]\d+)*\b|\b\d+[/-]\d+(?:[/-]\d+)*\b"
 )
+# A publication series' code names its document by its number alone too: "600-1" of "AI 600-1"
+# (a number of three digits or more with a part, not "1.0" of "RMF 1.0" nor "24-10" of "M-24-10").
+_SERIES_NUMBER = re.compile(r"[A-Z]{1,5}[ /-]?(\d{3,}[-/.]\d+(?:[-/.]\d+)*)")
 _DATE_IN_ID = re.compile(r"\b(?:19|20)\d\d(?:[-/ ]\d\d?){0,2}\b")
 _PARENTHESES = re.compile(r"\(([^()]{2,60})\)")
 _VERSION = re.compile(r"\s+\d+(?:\.\d+)+$|\s+v\d+$", re.I)
@@ -141,7 +144,9 @@ def names_of(doc_id: str, title: str, aliases: Sequence[str], acronyms: dict[str
     id_words = re.sub(r"(?<=\d) (?=\d)", "-", id_words)  # "m 24 10" was "M-24-10"
     for source in (title, id_words.upper()):
         names |= _numbered_forms(normalize(source))
-        names |= {normalize(m.group(0)) for m in _CODE.finditer(source) if not _is_date(source, m)}
+        codes = [m.group(0) for m in _CODE.finditer(source) if not _is_date(source, m)]
+        names |= {normalize(code) for code in codes}
+        names |= {normalize(m.group(1)) for c in codes if (m := _SERIES_NUMBER.fullmatch(c))}
     short_by_long = {long.lower(): short for short, long in acronyms.items()}
     for inner in _PARENTHESES.findall(title):
         short = _VERSION.sub("", inner.strip())

@@ -13,7 +13,7 @@ from retrieval.abstention import _matched, distinctive_names
 from retrieval.answer_types import asks_about_document, question_form
 from retrieval.config import Settings
 from retrieval.lexical import LexicalIndex, terms
-from retrieval.names import TitleNames, initialisms
+from retrieval.names import TitleNames, initialisms, names_of
 from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
@@ -388,6 +388,13 @@ def test_a_question_naming_a_document_by_its_title_words_is_answered_from_it(
     assert answer.passages[0].document.doc_id == principles
     both = service.ask("do the bletchley declaration and the guiding principles agree on risks?")
     assert both.reasons.named == ("uk-bletchley-declaration-2023-11-01", principles)
+
+
+def test_a_series_code_names_its_document_by_its_number_alone_too():
+    names = names_of("nist-ai-600-1-generative-ai-profile", "Profile (NIST AI 600-1)", [], {})
+    assert {"ai 600 1", "600 1"} <= names  # "the genAI profile (600-1)"
+    assert "1 0" not in names_of("nist-rmf", "AI Risk Management Framework (AI RMF 1.0)", [], {})
+    assert "24 10" not in names_of("omb-m-24-10", "Fact Sheet: OMB Memorandum M-24-10", [], {})
 
 
 def test_title_words_name_the_one_document_whose_title_ends_the_phrase():
