@@ -143,9 +143,7 @@ class QuestionForm:
         str  # the question without words that only ask for a form ("define": answers say "means")
     )
     wants_part: bool = False  # "Which article …?": a passage under a numbered heading answers
-    part_kind: str = (
-        ""  # the kind asked for, where headings spell it: "appendix" of "which appendix"
-    )
+    part_kind: str = ""  # the kind asked for where headings spell it: "which appendix …?"
     cites: frozenset[Part] = frozenset()  # "What does Article 5 say?": the passages under it
 
 

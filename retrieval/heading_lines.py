@@ -36,10 +36,9 @@ def heading_level(line: str, single_line_block: bool, continued: bool = False) -
         return None
     if _MARKDOWN_HEADING.match(line):
         return len(line) - len(line.lstrip("#"))
+    # A reference's wrapped line ("Article 248. https://doi.org/…") or a contents entry.
     if _LINK.search(line) or contents_entry(line):
-        return (
-            None  # a reference's wrapped line ("Article 248. https://doi.org/…"), a contents entry
-        )
+        return None
     if _LEVEL_1.match(line):
         return 1
     if _LEVEL_2.match(line):
