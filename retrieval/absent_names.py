@@ -3,7 +3,7 @@
 A name-like word that no form of the corpus's words holds ("TRAIGA", "Apulia", "illinois' law")
 is a key term the corpus lacks, and the answer step says so instead of quoting near-topic text.
 So is a name of known words that the corpus never puts near each other ("the AI Liability
-Directive", "Australia's Voluntary AI Safety Standard").
+Directive").
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import re
 from functools import lru_cache
 from itertools import pairwise
 
-import numpy as np
-
-from retrieval.lexical import LexicalIndex, terms, words
+from retrieval.lexical import words
 from retrieval.spelling import MONTHS, Spelling
 
 # A question token that names something: capitalised after the first word, all capitals, or
@@ -156,71 +154,6 @@ def missing_phrases(question: str, spelling: Spelling) -> list[str]:
         if not _near(a, b, spelling):
             missing.append(f"{a} {b}")
     return missing
-
-
-# A name's words stand this close (in terms) wherever the corpus names it: "Voluntary AI Safety
-# Standard" has its four words within 8 terms nowhere, "AI Safety Summit at Bletchley Park" has
-# "Bletchley Park AI" within 3. Over dev.jsonl, dev2 and the blind and list sets (288 questions)
-# windows of 6 to 16 flag no answerable question and 7-8 unanswerable ones; 4 flags "AI National
-# Security Coordination Group", which the corpus writes with more words between.
-NAME_WINDOW = 8
-_NAME_JOINERS = frozenset({"of", "the", "for", "on", "&"})
-
-
-def missing_runs(question: str, lexical: LexicalIndex, text_of) -> list[str]:
-    """Names of several capitalised words, acronyms among them ("Voluntary AI Safety
-    Standard"), whose words the corpus holds but never within ``NAME_WINDOW`` terms of one
-    another in a passage (``text_of(row)``): the word pairs missing_phrases reads are broken by
-    the acronym. An owner ("Australia's") ends a name."""
-    tokens = list(_TOKEN.finditer(question))
-    capitalised = [t for t in tokens if t.group(0)[:1].isupper()]
-    if not tokens or len(capitalised) / len(tokens) > TITLE_CASE_SHARE:
-        return []
-    missing = []
-    for run in _capitalised_runs(question, tokens):
-        stems = set(terms(" ".join(run)))
-        rows = [lexical.rows_with(stem) for stem in stems]
-        if any(len(r) == 0 for r in rows):
-            continue  # a word the corpus lacks: missing_names reports it
-        held = rows[0]
-        for r in rows[1:]:
-            held = np.intersect1d(held, r)
-        if not any(_within(terms(text_of(int(row))), stems) for row in held):
-            missing.append(" ".join(run))
-    return missing
-
-
-def _capitalised_runs(question: str, tokens: list[re.Match]) -> list[list[str]]:
-    """Runs of capitalised words and acronyms ("Voluntary AI Safety Standard", "Council of
-    Europe") with at least two capitalised words that are not acronyms."""
-    runs: list[list[str]] = []
-    run: list[str] = []
-    for token in tokens:
-        word = token.group(0)
-        owner = word.endswith(("'s", "’s"))
-        if word[:1].isupper() and not _after_stop(question, token):
-            run.append(word.removesuffix("'s").removesuffix("’s"))
-        elif run and word in _NAME_JOINERS:
-            run.append(word)
-            continue
-        if owner or not word[:1].isupper() or _after_stop(question, token):
-            while run and run[-1] in _NAME_JOINERS:
-                run.pop()
-            runs.append(run)
-            run = []
-    runs.append(run)
-    return [r for r in runs if sum(bool(_CAPITALISED.fullmatch(w)) for w in r) >= 2]
-
-
-def _within(sequence: list[str], wanted: set[str]) -> bool:
-    """True when all of ``wanted`` stand within ``NAME_WINDOW`` terms of one another."""
-    last: dict[str, int] = {}
-    for i, term in enumerate(sequence):
-        if term in wanted:
-            last[term] = i
-            if len(last) == len(wanted) and i - min(last.values()) < NAME_WINDOW:
-                return True
-    return False
 
 
 def _near(a: str, b: str, spelling: Spelling) -> bool:

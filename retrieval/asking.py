@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from retrieval import answer as answering
-from retrieval.absent_names import missing_names, missing_phrases, missing_runs
+from retrieval.absent_names import missing_names, missing_phrases
 from retrieval.answer_types import asks_about_document, asks_status, question_form
 from retrieval.embedding import Embedder
 from retrieval.errors import UnknownDocument
@@ -44,11 +44,6 @@ def answer_question(
     missing = missing_names(
         question, snapshot.spelling, snapshot.names.initials, snapshot.names.name_words(named)
     ) + missing_phrases(question, snapshot.spelling)
-    missing += [
-        run
-        for run in missing_runs(question, snapshot.lexical, snapshot.labelled_text)
-        if not any(p in run for p in missing)
-    ]
     missing += [
         p for p in snapshot.parts.absent_parts(form.cites, named) if p.split()[-1] not in missing
     ]

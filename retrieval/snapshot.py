@@ -257,11 +257,6 @@ class Snapshot:
         named = self.names.named_in(question)
         return named + [d for d in self._title_names.named_in(question) if d not in named]
 
-    def labelled_text(self, row: int) -> str:
-        """The passage's text under its document's title and its heading, as search reads it."""
-        passage = self.passages[row]
-        return f"{self.documents[passage.doc_id].title}\n{passage.heading}\n{passage.text}"
-
     def context_terms(self, row: int) -> frozenset[int]:
         """The passage's terms, with those of the passage before it under the same heading: a
         chunk that goes on from the previous one ("More details … at ai.gov/input") rarely

@@ -7,8 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from retrieval import absent_names
-from retrieval.absent_names import missing_names, missing_phrases, missing_runs
+from retrieval.absent_names import missing_names, missing_phrases
 from retrieval.abstention import _matched, distinctive_names
 from retrieval.answer_types import asks_about_document, question_form
 from retrieval.config import Settings
@@ -168,30 +167,6 @@ def test_names_are_pairs_of_capitalised_words_held_apart():
         "Liability Directive"
     ]
     assert missing_phrases("what do the Colorado Rules say?", spelling) == []
-
-
-def test_a_name_whose_words_never_stand_together_is_missing_though_acronyms_break_its_pairs(
-    monkeypatch,
-):
-    texts = [
-        "The Voluntary AI Commitments were made by companies.",
-        "Voluntary steps come first. " + "Filler words go here. " * 2 + "AI safety standards.",
-        "The AI Safety Summit was held at Bletchley Park in November.",
-    ]
-    lexical = LexicalIndex.build([terms(t) for t in texts])
-
-    def runs(question):
-        return missing_runs(question, lexical, texts.__getitem__)
-
-    question = "What are the guardrails in Australia's Voluntary AI Safety Standard?"
-    assert runs(question) == ["Voluntary AI Safety Standard"]  # one passage, 12 terms apart
-    monkeypatch.setattr(absent_names, "NAME_WINDOW", 16)
-    assert runs(question) == []
-    monkeypatch.undo()
-    assert runs("Who attended the Bletchley Park AI Safety Summit?") == []  # in another order
-    assert runs("What did the Voluntary AI Commitments say?") == []
-    assert runs("What Does The Voluntary AI Safety Standard Say?") == []  # title case throughout
-    assert runs("Does the Colorado AI Safety Standard apply?") == []  # missing_names: Colorado
 
 
 def test_a_compound_the_corpus_also_writes_apart_is_searched_both_ways():
