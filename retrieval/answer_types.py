@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from retrieval.lexical import terms
-from retrieval.parts import Part, cited_parts
+from retrieval.parts import Part, cited_parts, heading_parts
 from retrieval.spelling import MONTHS
 
 _MONTH = rf"(?:{'|'.join(m.capitalize() for m in MONTHS)})"
@@ -89,9 +89,6 @@ _NUMBERED_PART = re.compile(
     rf"\b(?:Article|Section|Sec\.|Annex|ANNEX|Chapter|CHAPTER|Part|PART|Appendix|APPENDIX){_PART_LABEL}"
     r"|(?:^|› )(?:\d+(?:\.\d+)+\.?|\d+\.)\s"
 )
-_SPELLED_PART = {
-    kind: re.compile(rf"\b{kind}{_PART_LABEL}", re.IGNORECASE) for kind in SPELLED_KINDS
-}
 
 
 @lru_cache(maxsize=4096)
@@ -99,7 +96,7 @@ def names_a_part(heading: str, kind: str = "") -> bool:
     """True for a heading under a numbered article, section, annex or chapter, or under one of
     ``kind`` when given (passages share their headings, so each is read once)."""
     if kind:
-        return bool(_SPELLED_PART[kind].search(heading))
+        return any(part_kind == kind for part_kind, _ in heading_parts(heading))
     return bool(_NUMBERED_PART.search(heading))
 
 
