@@ -6,7 +6,8 @@ identifiers in its title and file name ("Executive Order 14110" also answers to 
 ("(Artificial Intelligence Act)", with the acronyms the text defines applied: "AI Act", and its
 initials: "AIA"), and the ``aliases`` of its front matter (corpus/README.md). Acronyms a text
 defines ("Artificial Intelligence Safety Institute (AISI)") are collected too, so a question
-that uses one also matches its long form.
+that uses one also matches its long form. A question that names a document by words of its
+title instead is read in title_names.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from retrieval.spelling import MONTHS
 
 # "Executive Order 14110" → "eo 14110"; "Senate Bill No. 53" → "sb 53": the short forms people
 # type for an instrument's number, built from the long form the title spells out.
-_LONG_FORMS = {
+LONG_FORMS = {
     r"executive orders?": "eo",
     r"senate bill(?: no)?": "sb",
     r"assembly bill(?: no)?": "ab",
@@ -29,7 +30,7 @@ _LONG_FORMS = {
     r"house resolution": "hr",
     r"public law": "pl",
 }
-_NUMBERED = re.compile(rf"\b({'|'.join(_LONG_FORMS)}) (\d[\d ]*)\b")
+_NUMBERED = re.compile(rf"\b({'|'.join(LONG_FORMS)}) (\d[\d ]*)\b")
 # A code as a title or file name writes it: capitals and a number ("CP 1019", "M-24-10",
 # "AI 600-1", "A/RES/78/265"), or numbers joined by / or - ("2024/1689", "78/265").
 _CODE = re.compile(
@@ -127,7 +128,7 @@ def _numbered_forms(text: str) -> set[str]:
     forms = set()
     for match in _NUMBERED.finditer(text):
         long_form, number = match.group(1), match.group(2).strip()
-        short = next(v for k, v in _LONG_FORMS.items() if re.fullmatch(k, long_form))
+        short = next(v for k, v in LONG_FORMS.items() if re.fullmatch(k, long_form))
         forms |= {f"{long_form} {number}", f"{short} {number}"}
     return forms
 
@@ -218,91 +219,3 @@ class DocumentNames:
     def name_terms(self, doc_ids: Iterable[str]) -> set[str]:
         """Stemmed terms of these documents' names (they count as present in its passages)."""
         return {t for d in doc_ids for n in self.names.get(d, ()) for t in terms(n)}
-
-
-# A title word that more than 1 in 50 sentences hold ("AI", "model", "risk", "national") names
-# no document, though two of them may both be in one title only ("AI companies"). Sentences,
-# not passages: a passage's terms include its title, so in a small corpus, or for a long
-# document, every title word would be common. On dev.jsonl, dev2 and four helper sets (446
-# questions) the bar 0.01 names 61 documents the question's gold documents hold and 14 they do
-# not; 0.02 names 85 and 22; 0.05 names 95 and 33; no bar 106 and 41.
-COMMON_TITLE_WORD_SHARE = 0.02
-# Names do not run across these: "the G7 code and the UN resolution" names two things.
-_NAME_BREAK = re.compile(r"[,;:?!()\"“”]|\b(?:and|or|vs|versus)\b", re.I)
-_MONTH_TERMS = frozenset(terms(" ".join(MONTHS)))
-# "dec 2025", "Sept." as titles spell them out ("December 11, 2025"); "may" is a stopword.
-_MONTH_ABBREVIATION = re.compile(r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b")
-_MONTH_OF = {m[:3]: m for m in MONTHS} | {"sept": "september"}
-
-
-def title_terms(text: str) -> list[str]:
-    """The stemmed terms of a title or question, with "Artificial Intelligence" as "AI" and
-    "Executive Order" as "EO", as people shorten them, and months spelt out."""
-    text = normalize(re.sub(r"artificial intelligence", "AI", text, flags=re.I))
-    for long_form, short in _LONG_FORMS.items():
-        text = re.sub(rf"\b{long_form}\b", short, text)
-    return terms(_MONTH_ABBREVIATION.sub(lambda m: _MONTH_OF[m.group(1)], text))
-
-
-@dataclass(frozen=True)
-class TitleNames:
-    """Which document a question names with words of its title and publisher: "the Hiroshima
-    code", "the G7 guiding principles", "trump's 2026 AI legislative framework", "the biden EO".
-
-    A run of consecutive title or publisher words in the question (stopwords aside) names the
-    one document whose title and publisher hold the run's longest ending of at least two words,
-    so "the G7 Hiroshima code" is the code ("Hiroshima … Code of Conduct"), not the G7 statement
-    on Hiroshima. One of those words must be distinctive: not common in passages, not a
-    publisher's word ("White House" names a publisher, not one of its texts), not a month or a
-    number.
-    """
-
-    holding: dict[str, frozenset[str]]  # title or publisher term → the documents holding it
-    distinctive: frozenset[str]
-
-    @classmethod
-    def build(cls, titles: dict[str, str], publishers: dict[str, str], common) -> TitleNames:
-        """``publishers``: each document's publisher, whose words count with its title's ("the
-        biden EO": the one executive order the publisher "(President Joseph R. Biden Jr.)" holds).
-        ``common(term)`` says whether a term is too common in passages to name anything."""
-        holding: dict[str, set[str]] = {}
-        for doc_id, title in titles.items():
-            for term in title_terms(f"{title} {publishers.get(doc_id, '')}"):
-                holding.setdefault(term, set()).add(doc_id)
-        published = {t for publisher in publishers.values() for t in title_terms(publisher)}
-        distinctive = {
-            t
-            for t in holding.keys() - published - _MONTH_TERMS
-            if not t[0].isdigit() and not common(t)
-        }
-        return cls({t: frozenset(ds) for t, ds in holding.items()}, frozenset(distinctive))
-
-    def named_in(self, question: str) -> list[str]:
-        """The documents the question names by their titles, in the order it names them."""
-        named = []
-        for run in self._runs(question):
-            doc_id = self._named_by(run)
-            if doc_id and doc_id not in named:
-                named.append(doc_id)
-        return named
-
-    def _runs(self, question: str):
-        for clause in _NAME_BREAK.split(question):
-            run: list[str] = []
-            for term in [*title_terms(clause), ""]:
-                if term in self.holding:
-                    run.append(term)
-                elif run:
-                    yield run
-                    run = []
-
-    def _named_by(self, run: list[str]) -> str | None:
-        """The one document whose title holds the run's longest ending that any title holds."""
-        holders, start = self.holding[run[-1]], len(run) - 1
-        while start > 0 and holders & self.holding[run[start - 1]]:
-            start -= 1
-            holders = holders & self.holding[run[start]]
-        ending = run[start:]
-        if len(holders) == 1 and len(ending) >= 2 and self.distinctive.intersection(ending):
-            return next(iter(holders))
-        return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.lexical import LexicalIndex, terms
-from retrieval.names import COMMON_TITLE_WORD_SHARE, DocumentNames, TitleNames
+from retrieval.names import DocumentNames
 from retrieval.sentences import (
     cites_a_work,
     introduces_list,
@@ -24,6 +24,7 @@ from retrieval.sentences import (
     starts_list_item,
 )
 from retrieval.spelling import Spelling
+from retrieval.title_names import COMMON_TITLE_WORD_SHARE, TitleNames
 from retrieval.types import DocumentInfo
 from retrieval.vectors import nearest
 

@@ -12,11 +12,12 @@ from retrieval.abstention import _matched, distinctive_names
 from retrieval.answer_types import asks_about_document, question_form
 from retrieval.config import Settings
 from retrieval.lexical import LexicalIndex, terms
-from retrieval.names import TitleNames, initialisms, names_of
+from retrieval.names import initialisms, names_of
 from retrieval.params import Params
 from retrieval.quotes import readable
 from retrieval.service import Service
 from retrieval.spelling import Spelling, spelled_apart
+from retrieval.title_names import TitleNames
 from tests.conftest import REPO, SHARED_CORPUS, SHARED_SUBSET, cut, needs_shared
 
 
