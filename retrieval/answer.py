@@ -46,6 +46,7 @@ def compose(
     cited: frozenset[int] = frozenset(),
     openings: dict[int, int] | None = None,
     about_document: bool = False,
+    signed: dict[int, tuple[int, int]] | None = None,
     missing: tuple[str, ...] = (),
     min_support: float = 0.0,
 ) -> Answer:
@@ -57,8 +58,9 @@ def compose(
     5"), join it too and score ``params.cited_weight`` higher, and the part's opening sentence
     (``openings``: row -> where in it a part opens) ``params.opening_weight`` higher; a question
     ``about_document`` ("what is SB 53?") passes its overview rows so, and quotes only the
-    documents it names. ``missing``
-    are name-like words of the question that the corpus lacks: then there is no answer.
+    documents it names. ``signed`` (row -> span) are the named documents' signature blocks,
+    for "who signed …?": they are shown and quoted first. ``missing`` are name-like words of
+    the question that the corpus lacks: then there is no answer.
     """
     rows = [row for row in candidates.rows if snapshot.analysis.informative[row]]
     shape = form.shape
@@ -119,6 +121,8 @@ def compose(
     in_pool = set(pool)
     ranked += [row for row in by_retrieval if row not in scores]
     ranked += [row for row in rows if row not in in_pool]
+    if signed:
+        ranked = [*signed, *(row for row in ranked if row not in signed)]
     intro = list_intro(ranked[0], best_in_row, sentences, snapshot, params)
     continuation = _list_continuation(ranked[0], snapshot, params) if intro else []
     ranked = [ranked[0], *continuation] + [r for r in ranked[1:] if r not in continuation]
@@ -182,11 +186,18 @@ def compose(
         )
         for s in chosen
     )
+    if signed:  # the signatures answer: other quotes would only talk about signing
+        answer_sentences = tuple(
+            AnswerSentence(readable(snapshot.passages[row].text[s:e]), position[row] + 1, s, e)
+            for row, (s, e) in signed.items()
+        )[: params.max_answer_sentences]
     if status_of:
         answer_sentences = status_first(answer_sentences, status_of, ranked, snapshot, params)
     elif form.wants_part:
         answer_sentences = part_first(answer_sentences, snapshot, ranked, params, form.part_kind)
-    highlights: dict[int, list[tuple[int, int]]] = {}
+    highlights: dict[int, list[tuple[int, int]]] = {
+        row: [span] for row, span in (signed or {}).items()
+    }
     for s in chosen or [best_in_row[r] for r in ranked if r in best_in_row]:
         highlights.setdefault(s.row, []).append((s.start, s.end))
     for row in ranked:

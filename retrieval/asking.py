@@ -15,6 +15,7 @@ from retrieval.fusion import candidate_rows
 from retrieval.lexical import terms
 from retrieval.params import Params
 from retrieval.parts import cited_items
+from retrieval.signatures import asks_signatories
 from retrieval.snapshot import Snapshot
 from retrieval.spelling import spelled_apart
 from retrieval.types import Answer, Filters
@@ -54,10 +55,13 @@ def answer_question(
     about_document = not form.cites and _about_document(snapshot, question, form.topic, named)
     if about_document:
         cited, openings = snapshot.parts.overview_rows(named, params.overview_rows)
+    # "Who signed the AI Act?": the named documents' signature blocks.
+    signed = snapshot.parts.signatures(named) if named and asks_signatories(question) else {}
     if allowed is not None:
         cited = np.intersect1d(cited, allowed).tolist()
+        signed = {row: signed[row] for row in np.intersect1d(list(signed), allowed).tolist()}
     candidates = candidate_rows(
-        snapshot, form.topic, query_vector, allowed, params.depth, focus, cited
+        snapshot, form.topic, query_vector, allowed, params.depth, focus, [*cited, *signed]
     )
     return answering.compose(
         question,
@@ -72,6 +76,7 @@ def answer_question(
         cited=frozenset(cited),
         openings=openings,
         about_document=about_document,
+        signed=signed,
         missing=tuple(missing),
         min_support=min_support,
     )

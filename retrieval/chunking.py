@@ -30,7 +30,7 @@ from retrieval.token_budget import (
 # The chunks also follow heading_lines.py, token_budget.py, model_input.py and sentences.py,
 # and each build stores the sentence table of snapshot.py's analyse: a change there that moves
 # a chunk or changes the table needs a new version, as one here does.
-CHUNKER_VERSION = "9"
+CHUNKER_VERSION = "10"
 HEADING_SEPARATOR = " › "
 MAX_CHUNKS_PER_DOCUMENT = 2_000  # 2x the largest corpus document (EU AI Act, 954): embedding cost
 _MAX_PATH_PARTS = 4

@@ -8,6 +8,7 @@ import re
 
 from retrieval.lexical import words
 from retrieval.sentences import contents_entry
+from retrieval.signatures import SIGNATURE_LINE
 
 MAX_HEADING_CHARS = 90
 PLAIN_LEVEL = 9  # a lone short line guessed to be a heading: below every named level
@@ -36,8 +37,9 @@ def heading_level(line: str, single_line_block: bool, continued: bool = False) -
         return None
     if _MARKDOWN_HEADING.match(line):
         return len(line) - len(line.lstrip("#"))
-    # A reference's wrapped line ("Article 248. https://doi.org/…") or a contents entry.
-    if _LINK.search(line) or contents_entry(line):
+    # A reference's wrapped line ("Article 248. https://doi.org/…"), a contents entry, or a
+    # signatory's name ("DONALD J. TRUMP").
+    if _LINK.search(line) or contents_entry(line) or SIGNATURE_LINE.fullmatch(line):
         return None
     if _LEVEL_1.match(line):
         return 1

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.lexical import terms
 from retrieval.parts import Part, heading_parts, innermost_part, opened_items, opened_sections
+from retrieval.signatures import signature_spans
 from retrieval.snapshot import gathered
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class PartIndex:
         self._snapshot = snapshot
         self._by_document: dict[str, dict[Part, tuple[int, list[int]]]] = {}
         self._item_kinds: dict[str, bool] = {}
+        self._signatures: dict[str, dict[int, tuple[int, int]]] = {}
 
     def _parts_of(self, doc_id: str) -> dict[Part, tuple[int, list[int]]]:
         """The document's parts -> where in its first row each opens, and the rows under it in
@@ -108,6 +110,17 @@ class PartIndex:
             rows += own[:first] + headed
             openings.update({r: 0 for r in headed})
         return sorted(set(rows)), openings
+
+    def signatures(self, doc_ids: tuple[str, ...]) -> dict[int, tuple[int, int]]:
+        """Row -> where its passage holds these documents' signature blocks; read per document
+        on the first question about its signatories, then kept."""
+        snapshot = self._snapshot
+        for doc_id in doc_ids:
+            if doc_id not in self._signatures:
+                self._signatures[doc_id] = signature_spans(
+                    snapshot.rows_of({doc_id}).tolist(), lambda row: snapshot.passages[row].text
+                )
+        return {row: span for d in doc_ids for row, span in self._signatures[d].items()}
 
     def part_at(self, row: int, offset: int) -> str:
         """The numbered part that this position of a passage lies in: the last section opened
