@@ -21,8 +21,8 @@ _TOKEN = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9'’-]*(?:\.[0-9]+)*"
 )  # "22757.12" is one token, as in lexical.py
 _DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-# A lower-case possessive: capitalised ones are name-like tokens already.
-_POSSESSIVE = re.compile(r"(?<![\w'’-])([a-z][a-z-]*[a-z])(?:['’]s|(?<=s)['’])(?![\w'’])")
+# A possessive: "illinois' law", "Australia's standard".
+_POSSESSIVE = re.compile(r"(?<![\w'’-])([A-Za-z][A-Za-z.-]*[A-Za-z])(?:['’]s|(?<=s)['’])(?![\w'’])")
 # An owner after one of these is a common noun ("my landlord's", "the lab's"); a name has none
 # ("illinois' law", "matt clifford's plan").
 _DETERMINERS = frozenset({
@@ -70,17 +70,26 @@ def missing_names(
             _known(part, spelling, initials, name_words) for part in re.split(r"[-/]", token)
         ):
             missing.append(token)
-    for match in _POSSESSIVE.finditer(question):  # "colorado's", "illinois'": an owner's name
-        owner = match.group(1)
-        before = question[: match.start()].split()[-1:]
+    for owner, written in owners(question):  # "colorado's", "illinois'": an owner's name
         if (
-            not (before and before[0].lower() in _DETERMINERS)
+            owner.islower()  # capitalised ones are name-like tokens already
             and words(owner)
             and not _known(owner, spelling, initials, name_words)
-            and not _abbreviates(owner.lower(), spelling)
+            and not _abbreviates(owner, spelling)
         ):
-            missing.append(match.group(0))
+            missing.append(written)
     return missing
+
+
+def owners(question: str) -> list[tuple[str, str]]:
+    """(owner, as written) for each possessive of the question that may name its owner
+    ("illinois' law", "Australia's standard"), not one after a determiner ("the lab's")."""
+    found = []
+    for match in _POSSESSIVE.finditer(question):
+        before = question[: match.start()].split()[-1:]
+        if not (before and before[0].lower() in _DETERMINERS):
+            found.append((match.group(1), match.group(0)))
+    return found
 
 
 def _abbreviates(token: str, spelling: Spelling) -> bool:

@@ -1,7 +1,8 @@
 """Whether the corpus answers a question at all, and which signal says it does not.
 
-Six signals, in order: a name-like word or a lower-case owner the corpus lacks in every form
-("TRAIGA", "Apulia", "illinois' law"); a month the question names ("in February 2025") that no
+Seven signals, in order: a name-like word or a lower-case owner the corpus lacks in every form
+("TRAIGA", "Apulia", "illinois' law"); an owner the corpus writes as a name ("Australia's
+standard", "china's rules") that none of the best passages' documents mentions; a month the question names ("in February 2025") that no
 pooled passage mentions and no pooled passage's document is dated, so the event it asks about
 is not in them; a question for an amount of money ("how much did it cost …?") or for how things
 stand ("how many … so far?", "… yet?") that no leading passage states; passages that are about
@@ -17,7 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.absent_names import name_like_tokens
+import numpy as np
+
+from retrieval.absent_names import name_like_tokens, owners
+from retrieval.lexical import terms
 from retrieval.names import initialisms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
@@ -77,9 +81,8 @@ def judge(
     *,
     support: float,
     best_dense: float,
-    leading_rows: list[int],
     pooled_rows: list[int],
-    leading_terms: set[int],
+    context_terms: dict[int, frozenset[int]],
     missing: tuple[str, ...],
     params: Params,
     offset: float,
@@ -87,7 +90,10 @@ def judge(
 ) -> Verdict:
     """The abstention decision; ``offset`` is the operator's POLICYBOT_MIN_SUPPORT.
     ``status_named``: the question asks a named document's status, which its recorded status
-    answers however weakly its passages match ("… still in force or did it get revoked?")."""
+    answers however weakly its passages match ("… still in force or did it get revoked?").
+    ``context_terms``: the term ids each pooled passage holds, its document's names included."""
+    leading_rows = pooled_rows[: params.leading]
+    leading_terms = set().union(*(context_terms[row] for row in leading_rows))
     unmatched = [
         name
         for name in distinctive_names(question, snapshot)
@@ -96,6 +102,18 @@ def judge(
     needed = (params.named_support if unmatched else params.min_support) + offset
     if missing:
         return Verdict(True, f"absent from the corpus: {', '.join(missing)}", support, needed)
+    best_rows = pooled_rows[: params.owner_rows]
+    best_terms = set().union(*(context_terms[row] for row in best_rows))
+    their_rows = snapshot.rows_of({snapshot.passages[row].doc_id for row in best_rows})
+    absent = [
+        owner
+        for owner in named_owners(question, snapshot)
+        if not _matched(owner, snapshot, best_rows, best_terms)
+        and not np.intersect1d(snapshot.lexical.rows_with(terms(owner)[0]), their_rows).size
+    ]
+    if absent:
+        why = f"in none of the best passages' documents: {', '.join(absent)}"
+        return Verdict(True, why, support, needed)
     months = unmatched_months(question, snapshot, pooled_rows)
     if months:
         return Verdict(True, f"in no pooled passage: {', '.join(months)}", support, needed)
@@ -132,6 +150,30 @@ def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list
         ):
             unmatched.append(match.group(0))
     return unmatched
+
+
+# Passages read to see how the corpus writes a word: as a name ("China") or not ("labs").
+CAPITALS_READ = 20
+
+
+def named_owners(question: str, snapshot: Snapshot) -> list[str]:
+    """The question's possessive owners that the corpus writes as names, mostly capitalised
+    ("Australia's", "china's"; not "vets'", "lab's"), and not so common that they name
+    nothing in particular."""
+    found = []
+    for owner, _ in owners(question):
+        stems = terms(owner)
+        ids = [t for t in snapshot.term_ids(owner) if t >= 0]
+        if len(stems) != 1 or len(ids) != 1:
+            continue
+        if snapshot.analysis.passage_share(ids[0]) > COMMON_TERM_SHARE:
+            continue
+        spelled = re.compile(rf"\b{re.escape(owner)}s?\b", re.IGNORECASE)
+        rows = snapshot.lexical.rows_with(stems[0])[:CAPITALS_READ].tolist()
+        forms = [m.group(0) for r in rows for m in spelled.finditer(snapshot.passages[r].text)]
+        if forms and sum(f[:1].isupper() for f in forms) > len(forms) / 2:
+            found.append(owner)
+    return found
 
 
 def distinctive_names(question: str, snapshot: Snapshot) -> list[str]:

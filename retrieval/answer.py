@@ -133,15 +133,13 @@ def compose(
     ranked = _each_named_shown(ranked, must_show, top_k, snapshot)[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
     support = max(candidates.dense[row] + covered[row] for row in pool)
-    leading = pool[: params.leading]
     verdict = judge(
         question,
         snapshot,
         support=support,
         best_dense=max(candidates.dense.values()),
-        leading_rows=leading,
         pooled_rows=pool,
-        leading_terms=set().union(*(context_terms[row] for row in leading)),
+        context_terms=context_terms,
         missing=missing,
         params=params,
         offset=min_support,

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from retrieval import abstention
 from retrieval.absent_names import missing_names, missing_phrases
 from retrieval.abstention import _matched, distinctive_names
 from retrieval.answer_types import asks_about_document, question_form
@@ -132,6 +133,63 @@ def test_an_owner_the_corpus_lacks_means_no_answer_however_it_is_written(shared_
     # After a determiner a possessive is a common noun, not a name: "my landlord's".
     landlord = shared_service.ask("can my landlord's screening software be a high-risk AI model?")
     assert "landlord" not in (landlord.reasons.decided_by if landlord.reasons else "")
+
+
+def test_an_owner_no_best_passage_s_document_mentions_means_no_answer(shared_service, monkeypatch):
+    """An owner the corpus writes as a name ("China" in two documents) must be mentioned in a
+    document of the best passages: one about labelling rules elsewhere does not answer for
+    China's. A common noun the corpus writes in lower case ("labs'") is no such owner."""
+    question = "what do china's rules say about labeling synthetic content and watermarks?"
+    answer = shared_service.ask(question)
+    assert answer.abstained and "china" in answer.reasons.decided_by
+    assert not shared_service.ask("What did Raimondo's agreement with the UK set up?").abstained
+    labs = "if frontier labs' safety incidents could kill people, how fast must they report?"
+    assert not shared_service.ask(labs).abstained
+    monkeypatch.setattr(abstention, "named_owners", lambda question, snapshot: [])
+    assert not shared_service.ask(question).abstained
+
+
+# The red-teaming passage names no company; the document names them in its opening.
+COMMITMENTS = (
+    "---\ntitle: Widget safety commitments\npublisher: Example Office\ndate: 2024-01-02\n---\n\n"
+    "# Who committed\n\nGlobex, Initech and Umbrella made these commitments to the Office.\n\n"
+    + "".join(
+        f"# Commitment {n}\n\nThe companies commit to {text}.\n\n"
+        for n, text in enumerate(
+            [
+                "internal and external red-teaming of their widgets before any release",
+                "sharing information on widget risks with governments and with each other",
+                "investing in cybersecurity and insider threat safeguards for widget designs",
+                "reporting the capabilities, limitations and areas of use of their widgets",
+                "research on the societal risks that widgets may pose, such as bias",
+                "mechanisms that let users know when content was made by a widget",
+                "third-party discovery and reporting of vulnerabilities in their widgets",
+                "deploying widgets to help address society's greatest challenges",
+                "publishing a yearly report on the progress of these commitments",
+                "training their staff in the safe handling of widget designs",
+            ],
+            1,
+        )
+    )
+)
+
+
+# Hooli is named in the corpus (in under a tenth of its passages), in another document only.
+CAFETERIA = (
+    "---\ntitle: Cafeteria menu\npublisher: Example Cafe\ndate: 2024-01-03\n---\n\n"
+    "Hooli's cafeteria serves soup on Mondays and sandwiches on Fridays.\n"
+)
+
+
+def test_an_owner_named_elsewhere_in_a_best_passage_s_document_is_answered(tmp_path, real_embedder):
+    texts = {"commitments.md": COMMITMENTS, "cafeteria.md": CAFETERIA}
+    service = indexed(tmp_path, real_embedder, texts, chunk_tokens=40)
+    service.params = replace(service.params, owner_rows=1)  # the red-teaming passage alone
+    answer = service.ask("What does Globex's commitment to red-teaming say?")
+    assert not answer.abstained
+    assert "red-teaming" in answer.sentences[0].text
+    hooli = service.ask("What does Hooli's commitment to red-teaming say?")
+    assert hooli.abstained and "Hooli" in hooli.reasons.decided_by
 
 
 def test_a_name_of_known_words_the_corpus_never_puts_together_means_no_answer(shared_service):
