@@ -25,21 +25,8 @@ from retrieval.lexical import terms
 from retrieval.names import initialisms
 from retrieval.params import Params
 from retrieval.snapshot import Snapshot
-from retrieval.spelling import MONTHS
+from retrieval.spelling import DAY, MONTHS, month_pattern, months_named
 
-_DAY = r"\d{1,2}(?:st|nd|rd|th)?,?"
-
-
-def _month_pattern(month: str) -> str:
-    """A month's name as texts write it: "February", "Feb.", "Sept"."""
-    return rf"(?:{month}|{month[:4]}|{month[:3]})\b\.?"
-
-
-# A month and year the question names ("in February 2025", "sept 2024", "dec 2025").
-_QUESTION_MONTH = re.compile(
-    rf"\b({'|'.join(_month_pattern(m) for m in MONTHS)})\s+(?:{_DAY}\s+)?((?:19|20)\d\d)\b",
-    re.IGNORECASE,
-)
 # A term in more than this share of passages names nothing in particular ("AI", "EU").
 COMMON_TERM_SHARE = 0.1
 # "How much money …", "how much did it cost", "how big was the fine": an amount of money answers.
@@ -137,12 +124,11 @@ def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list
     statuses names ("in force since 2024-08-01")."""
     unmatched = []
     documents = {snapshot.documents[snapshot.passages[row].doc_id] for row in rows}
-    for match in _QUESTION_MONTH.finditer(question):
-        number = next(i for i, m in enumerate(MONTHS, 1) if match.group(1).lower()[:3] == m[:3])
-        year, month = match.group(2), _month_pattern(MONTHS[number - 1])
+    for match, number in months_named(question):
+        year, month = match.group(2), month_pattern(MONTHS[number - 1])
         iso = f"{year}-{number:02d}"
         mention = re.compile(
-            rf"\b{month}\s+(?:{_DAY}\s+)?{year}\b|\b{_DAY}\s+{month},?\s+{year}\b|\b{iso}\b",
+            rf"\b{month}\s+(?:{DAY}\s+)?{year}\b|\b{DAY}\s+{month},?\s+{year}\b|\b{iso}\b",
             re.IGNORECASE,
         )
         if not any(mention.search(snapshot.passages[row].text) for row in rows) and not any(

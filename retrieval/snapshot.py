@@ -250,7 +250,8 @@ class Snapshot:
 
         titles = {d: info.title for d, info in self.documents.items()}
         publishers = {d: info.publisher for d, info in self.documents.items()}
-        return TitleNames.build(titles, publishers, common)
+        dates = {d: info.date for d, info in self.documents.items()}
+        return TitleNames.build(titles, publishers, dates, common)
 
     def named_in(self, question: str) -> list[str]:
         """The documents a question names: by a name (a number, a short title, an alias), then

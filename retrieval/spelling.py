@@ -37,6 +37,27 @@ MONTHS = [
     "november",
     "december",
 ]
+DAY = r"\d{1,2}(?:st|nd|rd|th)?,?"
+
+
+def month_pattern(month: str) -> str:
+    """A month's name as texts write it: "February", "Feb.", "Sept"."""
+    return rf"(?:{month}|{month[:4]}|{month[:3]})\b\.?"
+
+
+# A month and year a question names ("in February 2025", "sept 2024", "dec 2025").
+_MONTH_YEAR = re.compile(
+    rf"\b({'|'.join(month_pattern(m) for m in MONTHS)})\s+(?:{DAY}\s+)?((?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+
+
+def months_named(text: str) -> list[tuple[re.Match, int]]:
+    """Each month and year the text names, with the month's number."""
+    return [
+        (match, next(i for i, m in enumerate(MONTHS, 1) if match.group(1).lower()[:3] == m[:3]))
+        for match in _MONTH_YEAR.finditer(text)
+    ]
 
 
 # Words this close (stopwords aside, in either order) count as one phrase: "Secretary of State

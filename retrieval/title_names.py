@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import takewhile
 
 from retrieval.lexical import terms
 from retrieval.names import LONG_FORMS, normalize
-from retrieval.spelling import MONTHS
+from retrieval.spelling import MONTHS, months_named
 
 # A title word that more than 1 in 50 sentences hold ("AI", "model", "risk", "national") names
 # no document, though two of them may both be in one title only ("AI companies"). Sentences,
@@ -49,12 +50,16 @@ class TitleNames:
 
     holding: dict[str, frozenset[str]]  # title or publisher term → the documents holding it
     distinctive: frozenset[str]
+    dated: dict[str, frozenset[str]]  # "2025-04" → the documents dated in that month
 
     @classmethod
-    def build(cls, titles: dict[str, str], publishers: dict[str, str], common) -> TitleNames:
+    def build(
+        cls, titles: dict[str, str], publishers: dict[str, str], dates: dict[str, str], common
+    ) -> TitleNames:
         """``publishers``: each document's publisher, whose words count with its title's ("the
         biden EO": the one executive order the publisher "(President Joseph R. Biden Jr.)" holds).
-        ``common(term)`` says whether a term is too common in passages to name anything."""
+        ``dates``: each document's date (YYYY-MM-DD). ``common(term)`` says whether a term is
+        too common in passages to name anything."""
         holding: dict[str, set[str]] = {}
         for doc_id, title in titles.items():
             for term in title_terms(f"{title} {publishers.get(doc_id, '')}"):
@@ -65,7 +70,14 @@ class TitleNames:
             for t in holding.keys() - published - _MONTH_TERMS
             if not t[0].isdigit() and not common(t)
         }
-        return cls({t: frozenset(ds) for t, ds in holding.items()}, frozenset(distinctive))
+        dated: dict[str, set[str]] = {}
+        for doc_id, date in dates.items():
+            dated.setdefault(date[:7], set()).add(doc_id)
+        return cls(
+            {t: frozenset(ds) for t, ds in holding.items()},
+            frozenset(distinctive),
+            {month: frozenset(ds) for month, ds in dated.items()},
+        )
 
     def named_in(self, question: str) -> list[str]:
         """The documents the question names by their titles, in the order it names them."""
@@ -74,7 +86,25 @@ class TitleNames:
             doc_id = self._named_by(run)
             if doc_id and doc_id not in named:
                 named.append(doc_id)
+        for month, kind in self._dated_kinds(question):
+            # "the april 2025 fact sheet" is not another month's fact sheet
+            named = [d for d in named if d not in self.holding[kind] or d in self.dated[month]]
+            named += sorted(self.dated[month] & self.holding[kind] - set(named))
         return named
+
+    def _dated_kinds(self, question: str) -> list[tuple[str, str]]:
+        """("2025-04", "fact") for each month the question names before title words, one of
+        them in the title of a document dated in that month: "the april 2025 (OMB) fact
+        sheet", "the dec 2025 EO"."""
+        found = []
+        for match, number in months_named(question):
+            month = f"{match.group(2)}-{number:02d}"
+            following = title_terms(_NAME_BREAK.split(question[match.end() :])[0])
+            run = list(takewhile(self.holding.__contains__, following))
+            kind = next((t for t in run if self.dated.get(month, set()) & self.holding[t]), None)
+            if kind:
+                found.append((month, kind))
+        return found
 
     def _runs(self, question: str):
         for clause in _NAME_BREAK.split(question):

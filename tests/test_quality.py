@@ -450,8 +450,17 @@ def test_title_words_name_the_one_document_whose_title_ends_the_phrase():
         "biden": "The White House (President Joseph R. Biden Jr.)",
     }
     titles["biden"] = "Executive Order 14110 of October 30, 2023: Safe, Secure, and Trustworthy AI"
+    titles["sheet"] = "Fact Sheet: Eliminating Barriers for Federal AI Use and Procurement"
+    titles["omb sheet"] = "FACT SHEET: Vice President Harris Announces OMB Policy on AI"
+    publishers["sheet"] = publishers["omb sheet"] = "The White House"
+    dates = dict.fromkeys(titles, "2023-10-30") | {
+        "order": "2025-12-11",
+        "older": "2025-01-23",
+        "sheet": "2025-04-07",
+        "omb sheet": "2024-03-28",
+    }
     common = {"ai", "action"}.__contains__
-    names = TitleNames.build(titles, publishers, common=common)
+    names = TitleNames.build(titles, publishers, dates, common=common)
     assert names.named_in("what does the G7 Hiroshima code say?") == ["code"]
     assert names.named_in("the guiding principles and the code of conduct") == [
         "principles",
@@ -460,6 +469,11 @@ def test_title_words_name_the_one_document_whose_title_ends_the_phrase():
     assert names.named_in("America's AI action plan") == ["plan"]
     assert names.named_in("does the dec 2025 EO preempt state laws?") == ["order"]
     assert names.named_in("what did the 2025 executive order do?") == []  # two of them
+    # A month names the one of them dated then, and no other month's: "OMB" is the other
+    # fact sheet's title word.
+    assert names.named_in("what did the jan 2025 executive order do?") == ["older"]
+    assert names.named_in("what did the april 2025 OMB fact sheet announce?") == ["sheet"]
+    assert names.named_in("what did the OMB fact sheet announce?") == ["omb sheet"]
     assert names.named_in("what did the Hiroshima process agree?") == []  # three titles hold it
     assert names.named_in("what did the white house say?") == []  # the publisher's words
     assert names.named_in("what AI action is taken?") == []  # in one title, but common words
