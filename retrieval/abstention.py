@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.absent_names import name_like_tokens, owners
+from retrieval.answer_types import ASKS_FOR_MONEY, MONEY
 from retrieval.lexical import terms
 from retrieval.names import initialisms
 from retrieval.params import Params
@@ -29,19 +30,6 @@ from retrieval.spelling import DAY, MONTHS, month_pattern, months_named
 
 # A term in more than this share of passages names nothing in particular ("AI", "EU").
 COMMON_TERM_SHARE = 0.1
-# "How much money …", "how much did it cost", "how big was the fine": an amount of money answers.
-_ASKS_FOR_MONEY = re.compile(
-    r"\bhow much\b(?=[^?]*\b(?:money|funding|funds?|costs?|invest\w*|spen[dt]\w*|pa(?:y|id)|"
-    r"pledg\w*|appropriat\w*|allocat\w*|budget\w*|fine[ds]?)\b)"
-    r"|\bhow (?:big|large|high) (?:is|was|are|were|can|could|would)\b[^?]*\bfines?\b"
-    r"|\bwhat (?:is|was) the (?:cost|price|budget)\b",
-    re.IGNORECASE,
-)
-_MONEY = re.compile(
-    r"[$£€]\s?\d|\b(?:EUR|USD|GBP)\s?\d|\b\d[\d,.]*\s*(?:thousand|million|billion|trillion)\b"
-    r"|\b(?:dollars|euros?|pounds)\b",
-    re.IGNORECASE,
-)
 # "How many … so far?", "… to date", "has anyone been fined yet?": the state of things when
 # asked, which a passage states only where it says how things stand at its own date.
 _ASKS_HOW_THINGS_STAND = re.compile(
@@ -49,7 +37,7 @@ _ASKS_HOW_THINGS_STAND = re.compile(
 )
 _STANDING = re.compile(r"(?<!\bin )\bso far\b(?! as\b)|(?<!\bup )\bto date\b|\bthus far\b", re.I)
 _STATED_FORMS = (
-    (_ASKS_FOR_MONEY, _MONEY, "no amount of money in the leading passages"),
+    (ASKS_FOR_MONEY, MONEY, "no amount of money in the leading passages"),
     (_ASKS_HOW_THINGS_STAND, _STANDING, "no leading passage says how things stand"),
 )
 

@@ -42,6 +42,21 @@ _QUANTITY = re.compile(
     rf"(?<![(\w.§])\d[\d,]*(?:\.\d+)?(?![)\w.]\w)|\b(?:{_NUMBER_WORDS})\b|[$£€%]", re.IGNORECASE
 )
 
+# "How much money …", "how much did it cost", "how big was the fine", "the max civil penalty":
+# an amount of money answers.
+ASKS_FOR_MONEY = re.compile(
+    r"\bhow much\b(?=[^?]*\b(?:money|funding|funds?|costs?|invest\w*|spen[dt]\w*|pa(?:y|id)|"
+    r"pledg\w*|appropriat\w*|allocat\w*|budget\w*|fine[ds]?)\b)"
+    r"|\bhow (?:big|large|high) (?:is|was|are|were|can|could|would)\b[^?]*\b(?:fines?|penalt\w*)"
+    r"|\b(?:max(?:imum)?|highest|biggest|largest|top)\s+(?:\w+\s+)?(?:fines?|penalt\w*)"
+    r"|\bwhat (?:is|was) the (?:cost|price|budget)\b",
+    re.IGNORECASE,
+)
+MONEY = re.compile(
+    r"[$£€]\s?\d|\b(?:EUR|USD|GBP)\s?\d|\b\d[\d,.]*\s*(?:thousand|million|billion|trillion)\b"
+    r"|\b(?:dollars|euros?|pounds)\b",
+    re.IGNORECASE,
+)
 # "Where do I send comments …", "where could people comment …": an address answers.
 _WHERE_TO_QUESTION = re.compile(
     r"\bwhere\b(?=[^?]*\b(?:send|submit|comment|apply|report|file|register|contact|download|read)"
@@ -163,6 +178,8 @@ def _shaped_form(question: str) -> QuestionForm:
     when = _WHEN.search(question)
     if when:
         return QuestionForm(_DATE, question)
+    if ASKS_FOR_MONEY.search(question):
+        return QuestionForm(MONEY, question)
     if _QUANTITY_QUESTION.search(question):
         return QuestionForm(_QUANTITY, question)
     if _WHERE_TO_QUESTION.search(question):

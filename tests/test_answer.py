@@ -74,6 +74,16 @@ from retrieval.service import Service
             "The public can comment at ai.gov/input until December 5.",
             "The public is invited to comment on the draft.",
         ),
+        (  # the fine is an amount of money, not the article's number
+            "whats the max fine if u break the art 5 prohibited practices?",
+            "Non-compliance with Article 5 shall be subject to fines of up to EUR 35 000 000.",
+            "Article 5 lists 8 prohibited practices.",
+        ),
+        (
+            "how big can the civil penalty get under SB 53?",
+            "A civil penalty that does not exceed one million dollars ($1,000,000) per violation.",
+            "A penalty under Section 22757.15 is recovered by the Attorney General.",
+        ),
         (
             "What percentage of the budget goes to research?",
             "A 10% share is set aside, or $5 in every $50.",
