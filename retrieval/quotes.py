@@ -1,7 +1,7 @@
 """Quotes that read as text: Markdown and PDF line breaks removed, offsets kept.
 
 Passages stay verbatim (their offsets locate them in the document); what is *shown* of a quote
-is cleaned: ``[label](url)`` reads "label", ``**bold**`` reads "bold", a line break inside a
+is cleaned: ``[label](url)`` reads "label", ``**bold**`` reads "bold" (an unpaired ``**`` goes), a line break inside a
 sentence reads as a space, a leading list marker goes. ``clean`` also returns, for every
 character it keeps, its offset in the original, so a cleaned quote still maps back exactly.
 """
@@ -13,6 +13,7 @@ import re
 # Spans of Markdown syntax that are dropped, keeping their inner text.
 _LINK = re.compile(r"!?\[([^\]\n]{1,300})\]\((?:[^()\s]|\([^()\s]*\))+\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_STRAY_BOLD = re.compile(r"\*\*")  # a marker left unpaired ("**The … risks. **This …")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 _LIST_MARKER = re.compile(r"\A\s*(?:[-*•▪●◦➢►▶>]|#{1,6})\s+")
 _MARKUP = re.compile(r"[\[*_\\]")  # a character that a link, emphasis or escape needs
@@ -30,6 +31,9 @@ def clean(text: str) -> tuple[str, list[int]]:
         marker = len(match.group(1))
         drop.update(range(match.start(), match.start() + marker))
         drop.update(range(match.end() - marker, match.end()))
+    for match in _STRAY_BOLD.finditer(text):
+        if match.start() not in drop:
+            drop.update(range(match.start(), match.end()))
     for match in _ESCAPE.finditer(text):
         drop.add(match.start())
     if marker := _LIST_MARKER.match(text):

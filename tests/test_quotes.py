@@ -39,6 +39,14 @@ def test_markdown_and_line_breaks_read_as_text():
     )
 
 
+def test_an_unpaired_bold_marker_is_not_shown():
+    # A source's misplaced closing marker leaves both markers unpaired.
+    raw = "- **The companies commit to sharing information. **This includes best practices."
+    assert readable(raw) == (
+        "The companies commit to sharing information. This includes best practices."
+    )
+
+
 def test_an_arrow_bullet_converted_to_a_quote_marker_is_not_shown():
     assert readable(">  Risks from models of making copies of themselves.") == (
         "Risks from models of making copies of themselves."
