@@ -2,9 +2,9 @@
 
 Seven signals, in order: a name-like word or a lower-case owner the corpus lacks in every form
 ("TRAIGA", "Apulia", "illinois' law"); an owner the corpus writes as a name ("Australia's
-standard", "china's rules") that none of the best passages' documents mentions; a month the question names ("in February 2025") that no
-pooled passage mentions and no pooled passage's document is dated, so the event it asks about
-is not in them; a question for an amount of money ("how much did it cost …?") or for how things
+standard", "china's rules") that none of the best passages' documents mentions; a month the
+question names ("in February 2025") that no pooled passage mentions and no pooled passage's
+document is dated, so the event it asks about is not in them; a question for an amount of money ("how much did it cost …?") or for how things
 stand ("how many … so far?", "… yet?") that no leading passage states; passages that are about
 something else (low cosine); and weak support (cosine plus the share of the question's IDF
 weight a passage holds), judged against a higher bar when a distinctive name of the question
@@ -77,15 +77,7 @@ def judge(
     needed = (params.named_support if unmatched else params.min_support) + offset
     if missing:
         return Verdict(True, f"absent from the corpus: {', '.join(missing)}", support, needed)
-    best_rows = pooled_rows[: params.owner_rows]
-    best_terms = set().union(*(context_terms[row] for row in best_rows))
-    their_rows = snapshot.rows_of({snapshot.passages[row].doc_id for row in best_rows})
-    absent = [
-        owner
-        for owner in named_owners(question, snapshot)
-        if not _matched(owner, snapshot, best_rows, best_terms)
-        and not np.intersect1d(snapshot.lexical.rows_with(terms(owner)[0]), their_rows).size
-    ]
+    absent = unmentioned_owners(question, snapshot, pooled_rows[: params.owner_rows], context_terms)
     if absent:
         why = f"in none of the best passages' documents: {', '.join(absent)}"
         return Verdict(True, why, support, needed)
@@ -112,9 +104,8 @@ def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list
     statuses names ("in force since 2024-08-01")."""
     unmatched = []
     documents = {snapshot.documents[snapshot.passages[row].doc_id] for row in rows}
-    for match, number in months_named(question):
-        year, month = match.group(2), month_pattern(MONTHS[number - 1])
-        iso = f"{year}-{number:02d}"
+    for match, iso in months_named(question):
+        year, month = match.group(2), month_pattern(MONTHS[int(iso[5:]) - 1])
         mention = re.compile(
             rf"\b{month}\s+(?:{DAY}\s+)?{year}\b|\b{DAY}\s+{month},?\s+{year}\b|\b{iso}\b",
             re.IGNORECASE,
@@ -128,6 +119,24 @@ def unmatched_months(question: str, snapshot: Snapshot, rows: list[int]) -> list
 
 # Passages read to see how the corpus writes a word: as a name ("China") or not ("labs").
 CAPITALS_READ = 20
+
+
+def unmentioned_owners(
+    question: str, snapshot: Snapshot, rows: list[int], context_terms: dict[int, frozenset[int]]
+) -> list[str]:
+    """The question's named owners that neither these passages (their documents' names
+    included) nor any other passage of their documents mentions."""
+    owners_named = named_owners(question, snapshot)
+    if not owners_named:  # most questions: nothing to read
+        return []
+    terms_held = set().union(*(context_terms[row] for row in rows))
+    their_rows = snapshot.rows_of({snapshot.passages[row].doc_id for row in rows})
+    return [
+        owner
+        for owner in owners_named
+        if not _matched(owner, snapshot, rows, terms_held)
+        and not np.intersect1d(snapshot.lexical.rows_with(terms(owner)[0]), their_rows).size
+    ]
 
 
 def named_owners(question: str, snapshot: Snapshot) -> list[str]:

@@ -1,9 +1,10 @@
 """Quotes that read as text: Markdown and PDF line breaks removed, offsets kept.
 
 Passages stay verbatim (their offsets locate them in the document); what is *shown* of a quote
-is cleaned: ``[label](url)`` reads "label", ``**bold**`` reads "bold" (an unpaired ``**`` goes), a line break inside a
-sentence reads as a space, a leading list marker goes. ``clean`` also returns, for every
-character it keeps, its offset in the original, so a cleaned quote still maps back exactly.
+is cleaned: ``[label](url)`` reads "label", ``**bold**`` reads "bold" (an unpaired ``**``
+goes), a line break inside a sentence reads as a space, a leading list marker goes. ``clean``
+also returns, for every character it keeps, its offset in the original, so a cleaned quote
+still maps back exactly.
 """
 
 from __future__ import annotations

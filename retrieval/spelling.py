@@ -52,12 +52,13 @@ _MONTH_YEAR = re.compile(
 )
 
 
-def months_named(text: str) -> list[tuple[re.Match, int]]:
-    """Each month and year the text names, with the month's number."""
-    return [
-        (match, next(i for i, m in enumerate(MONTHS, 1) if match.group(1).lower()[:3] == m[:3]))
-        for match in _MONTH_YEAR.finditer(text)
-    ]
+def months_named(text: str) -> list[tuple[re.Match, str]]:
+    """Each month and year the text names, with its ISO form ("2025-02")."""
+    found = []
+    for match in _MONTH_YEAR.finditer(text):
+        number = next(i for i, m in enumerate(MONTHS, 1) if match.group(1).lower()[:3] == m[:3])
+        found.append((match, f"{match.group(2)}-{number:02d}"))
+    return found
 
 
 # Words this close (stopwords aside, in either order) count as one phrase: "Secretary of State

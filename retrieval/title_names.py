@@ -97,8 +97,7 @@ class TitleNames:
         them in the title of a document dated in that month: "the april 2025 (OMB) fact
         sheet", "the dec 2025 EO"."""
         found = []
-        for match, number in months_named(question):
-            month = f"{match.group(2)}-{number:02d}"
+        for match, month in months_named(question):
             following = title_terms(_NAME_BREAK.split(question[match.end() :])[0])
             run = list(takewhile(self.holding.__contains__, following))
             kind = next((t for t in run if self.dated.get(month, set()) & self.holding[t]), None)

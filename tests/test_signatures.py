@@ -11,7 +11,8 @@ from tests.test_quality import indexed
 
 # The closing provision talks about signing; the block after it names who signed and when.
 ORDER = (
-    "---\ntitle: Order on widget safety\npublisher: Example Government\ndate: 2024-03-05\naliases: [WSO]\n---\n\n"
+    "---\ntitle: Order on widget safety\npublisher: Example Government\ndate: 2024-03-05\n"
+    "aliases: [WSO]\n---\n\n"
     "# Sec. 1. Purpose\n\nThis order sets rules for the safety of widgets sold to the public.\n\n"
     "# Sec. 2. Declarations\n\nA widget maker shall keep a declaration signed by the person who"
     " signed on behalf of the maker, with the name of each person who signed it.\n\n"
