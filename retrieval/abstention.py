@@ -8,7 +8,9 @@ document is dated, so the event it asks about is not in them; a question for an 
 stand ("how many … so far?", "… yet?") that no leading passage states; passages that are about
 something else (low cosine); and weak support (cosine plus the share of the question's IDF
 weight a passage holds), judged against a higher bar when a distinctive name of the question
-occurs in none of the leading passages nor their documents' titles. A name is matched by its
+occurs in none of the leading passages nor their documents' titles. Weak support is overruled
+when one passage stands far ahead of every other: a paraphrase shares few words with the
+passage it asks about, and near-topic questions the corpus does not answer are near many. A name is matched by its
 word, and an acronym also by the words it abbreviates ("EO" by "Executive Order", "UNGA" by
 "UN General Assembly").
 """
@@ -56,6 +58,7 @@ def judge(
     *,
     support: float,
     best_dense: float,
+    dense_lead: float,
     pooled_rows: list[int],
     context_terms: dict[int, frozenset[int]],
     missing: tuple[str, ...],
@@ -66,6 +69,7 @@ def judge(
     """The abstention decision; ``offset`` is the operator's POLICYBOT_MIN_SUPPORT.
     ``status_named``: the question asks a named document's status, which its recorded status
     answers however weakly its passages match ("… still in force or did it get revoked?").
+    ``dense_lead``: how far the nearest passage's cosine is ahead of the next one's.
     ``context_terms``: the term ids each pooled passage holds, its document's names included."""
     leading_rows = pooled_rows[: params.leading]
     leading_terms = set().union(*(context_terms[row] for row in leading_rows))
@@ -92,6 +96,9 @@ def judge(
             return Verdict(True, why, support, needed)
     if best_dense < params.min_dense + offset:
         return Verdict(True, f"about something else: cosine {best_dense:.2f}", support, needed)
+    if support < needed and not unmatched and dense_lead >= params.standout_lead:
+        why = f"answered: one passage stands out (cosine lead {dense_lead:.2f})"
+        return Verdict(False, why, support, needed)
     if support < needed:
         why = f" (not in the leading passages: {', '.join(unmatched)})" if unmatched else ""
         return Verdict(True, f"weak support {support:.2f} < {needed:.2f}{why}", support, needed)

@@ -5,6 +5,7 @@ Scoring and picking the sentences is in answer_sentences.py; a row becomes a Pas
 
 from __future__ import annotations
 
+import heapq
 from itertools import islice
 
 import numpy as np
@@ -133,11 +134,13 @@ def compose(
     ranked = _each_named_shown(ranked, must_show, top_k, snapshot)[: 2 * top_k]
     # Support is judged on retrieval alone, so reranking choices do not move the abstentions.
     support = max(candidates.dense[row] + covered[row] for row in pool)
+    nearest = heapq.nlargest(2, candidates.dense.values())
     verdict = judge(
         question,
         snapshot,
         support=support,
-        best_dense=max(candidates.dense.values()),
+        best_dense=nearest[0],
+        dense_lead=nearest[0] - nearest[-1],
         pooled_rows=pool,
         context_terms=context_terms,
         missing=missing,
@@ -208,7 +211,7 @@ def compose(
         for row in ranked
     )
     scores_of_chosen = tuple(s.score for s in chosen)
-    reasons = Reasons(verdict.support, verdict.needed, "answered", scores_of_chosen, named)
+    reasons = Reasons(verdict.support, verdict.needed, verdict.decided_by, scores_of_chosen, named)
     return Answer(
         question, answer_sentences, passages[:top_k], more=passages[top_k:], reasons=reasons
     )

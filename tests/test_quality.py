@@ -192,6 +192,24 @@ def test_an_owner_named_elsewhere_in_a_best_passage_s_document_is_answered(tmp_p
     assert hooli.abstained and "Hooli" in hooli.reasons.decided_by
 
 
+@needs_shared
+def test_a_paraphrase_of_the_one_passage_far_ahead_of_the_rest_is_answered(tmp_path, real_embedder):
+    """A question that shares almost no words with the passage it asks about has weak support,
+    but that passage's cosine stands far ahead of every other's: it is answered from it."""
+    text = (SHARED_CORPUS / "nist-ai-600-1-generative-ai-profile.md").read_text(encoding="utf-8")
+    front = text[: text.index("---", 4) + 4]
+    risks = text[text.index("2.1. CBRN Information") : text.rindex("3. Suggested Actions")]
+    service = indexed(tmp_path, real_embedder, {"profile.md": front + "\n" + risks})
+    question = "did a phony photo of a bombing ever rattle investors?"
+    answer = service.ask(question)
+    assert not answer.abstained and "stands out" in answer.reasons.decided_by
+    assert answer.reasons.support < answer.reasons.needed
+    assert "Pentagon blast" in answer.sentences[0].text
+    service.params = replace(service.params, standout_lead=1.0)
+    refused = service.ask(question)
+    assert refused.abstained and "weak support" in refused.reasons.decided_by
+
+
 def test_a_name_of_known_words_the_corpus_never_puts_together_means_no_answer(shared_service):
     # "security" and "institute" are both in the corpus, never within two words of each other.
     answer = shared_service.ask("What does the AI Security Institute test?")
